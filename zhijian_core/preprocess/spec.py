@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+TEXT_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+"""Tensors a text spec may produce."""
 
 
 class _Spec(BaseModel):
@@ -30,6 +33,18 @@ class TextPreprocessSpec(_Spec):
     """Id written into padded positions of ``input_ids``."""
     input_names: tuple[str, ...] = ("input_ids", "attention_mask")
     """Tensors produced, in model-input order; ``token_type_ids`` may be added."""
+
+    @field_validator("input_names")
+    @classmethod
+    def _check_input_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in names if name not in TEXT_INPUT_NAMES]
+        if unknown:
+            raise ValueError(f"unknown text input names {unknown}; choose among {list(TEXT_INPUT_NAMES)}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"input_names {list(names)} repeat a name; list each tensor once")
+        if "input_ids" not in names:
+            raise ValueError(f"input_names {list(names)} lack 'input_ids', which every text model takes")
+        return names
 
 
 class ImagePreprocessSpec(_Spec):
@@ -52,6 +67,21 @@ class ImagePreprocessSpec(_Spec):
     """Per-channel standard deviation divided by after subtracting the mean."""
     input_name: str = "pixel_values"
     """Name of the produced tensor."""
+
+    @model_validator(mode="after")
+    def _check_consistent(self) -> "ImagePreprocessSpec":
+        channels = 3 if self.mode == "RGB" else 1
+        if len(self.mean) != channels or len(self.std) != channels:
+            raise ValueError(
+                f"mode {self.mode!r} has {channels} channel(s) but mean has {len(self.mean)} and std "
+                f"{len(self.std)} values; give one mean and one std per channel")
+        if any(s <= 0 for s in self.std):
+            raise ValueError(f"std {list(self.std)} must be positive (it divides)")
+        if self.crop is not None and self.crop > self.resize:
+            raise ValueError(
+                f"crop {self.crop} is larger than resize {self.resize}: the crop would need padding; "
+                f"set crop <= resize")
+        return self
 
 
 PreprocessSpec = Annotated[Union[TextPreprocessSpec, ImagePreprocessSpec], Field(discriminator="kind")]

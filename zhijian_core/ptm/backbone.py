@@ -125,7 +125,9 @@ class TimmCNNBackbone(Backbone):
     def block_groups(self) -> list[nn.Module]:
         names = [info["module"] for info in getattr(self.model, "feature_info", [])]
         modules = dict(self.model.named_modules())
-        groups = [modules[n] for n in names if n in modules and n != ""]
+        # feature_info can name a parameter-free stem activation (ResNet's 'act1'): not a block.
+        groups = [modules[n] for n in names
+                  if n in modules and n != "" and any(True for _ in modules[n].parameters())]
         if not groups:
             raise PTMError(f"timm model {type(self.model).__name__} exposes no feature_info stages")
         return groups

@@ -1,8 +1,8 @@
-"""Checks on the Python environment that must hold before anything runs.
+"""Checks on the Python environment that must hold before the service starts.
 
 ``onnxruntime`` (CPU) and ``onnxruntime-gpu`` both install the module ``onnxruntime``; with both
 present the one installed last silently wins. The service refuses to start in such an environment,
-and ``make`` runs this module after every install (``python -m zhijian_core.envcheck``).
+and ``make`` runs this module after every install (``python -m services.environment``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from importlib import metadata
 
-from zhijian_core.errors import EnvironmentConflictError
+from services.errors import EnvironmentConflictError
 
 ORT_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu")
 

@@ -1,0 +1,1 @@
+"""Experiments: one PTM, one dataset, several reuse methods over several seeds."""

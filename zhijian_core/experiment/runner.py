@@ -1,0 +1,178 @@
+"""Run reuse methods under the one protocol and collect their quality and cost.
+
+For each seed and method: split the data (seeded), build the target, fit it (gradient training on
+the train split with model selection on validation, or a closed-form fit), finalize it to one
+plain module, evaluate that module once on the test split, measure its serving cost, store it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from zhijian_core.data.config import DataConfig
+from zhijian_core.data.dataset import Splits
+from zhijian_core.errors import ConfigError
+from zhijian_core.experiment.config import ExperimentConfig, RunSpec
+from zhijian_core.experiment.session import Session
+from zhijian_core.methods.registry import create_method
+from zhijian_core.ptm.backbone import trainable_parameter_count
+from zhijian_core.train.config import TrainConfig
+from zhijian_core.train.evaluate import measure_latency, predict_logits
+from zhijian_core.train.memory import PeakMemory
+from zhijian_core.train.metrics import quality_from_predictions
+from zhijian_core.train.result import Cost, RunResult
+from zhijian_core.train.tensors import TensorSet
+from zhijian_core.train.trainer import fit
+
+LATENCY_REPEATS = 30
+THROUGHPUT_REPEATS = 5
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def data_config(config: ExperimentConfig, spec: RunSpec | None, seed: int) -> DataConfig:
+    """The experiment's data config with the run's overrides and seed."""
+    merged = {**config.data.model_dump(), **(spec.data if spec else {}), "seed": seed}
+    try:
+        return DataConfig.model_validate(merged)
+    except Exception as exc:
+        raise ConfigError(f"invalid data override for run '{spec.display if spec else ''}': "
+                          f"{exc}") from exc
+
+
+def train_config(defaults: dict, overrides: dict, label: str) -> TrainConfig:
+    """The method's training defaults with the recipe's overrides, validated."""
+    try:
+        return TrainConfig.model_validate({**defaults, **overrides})
+    except Exception as exc:
+        raise ConfigError(f"invalid train settings for run '{label}': {exc}") from exc
+
+
+def run_method(spec: RunSpec, seed: int, session: Session) -> RunResult:
+    """Run one method for one seed; store and return its result."""
+    config = session.config
+    splits = session.splits(data_config(config, spec, seed))
+    method = create_method(spec.method, spec.config)
+    method.check_applicable(session.ptm(spec.ptm or config.ptm))
+    ctx = session.context(splits, seed, spec.ptm)
+    device = session.device
+    train_cfg = train_config(dict(method.default_train), spec.train, spec.display)
+    session.begin_run()
+    seed_everything(seed)
+    epoch_seconds = None
+    val_set = None
+    with PeakMemory(device) as memory:
+        start = time.perf_counter()
+        model = method.build(ctx).to(device)
+        target = method.target_ptm(ctx)
+        data = method.training_data(ctx)
+        method.prepare(model, ctx)
+        trainable, _ = trainable_parameter_count(model)
+        if method.trains:
+            if method.frozen_backbone:
+                train_set = TensorSet({"features": session.features(target, data).values},
+                                      torch.as_tensor(data.labels, dtype=torch.long))
+                val_set = TensorSet({"features": session.features(target, splits.val).values},
+                                    torch.as_tensor(splits.val.labels, dtype=torch.long))
+            else:
+                train_set = session.tensors(target, data)
+                val_set = session.tensors(target, splits.val)
+            report = fit(method, model, train_set, val_set, splits.train.label_names, train_cfg,
+                         device, seed)
+            epoch_seconds = float(np.median(report.epoch_seconds))
+        else:
+            trainable = 0
+        train_seconds = time.perf_counter() - start + session.cached_feature_seconds
+    final = method.finalize(model)
+    test_set = session.tensors(target, splits.test)
+    names = splits.train.label_names
+    logits = predict_logits(final, test_set, train_cfg.eval_batch_size, device)
+    quality = quality_from_predictions(test_set.labels.numpy(), logits.argmax(-1).numpy(), names)
+    val_logits = predict_logits(final, session.tensors(target, splits.val),
+                                train_cfg.eval_batch_size, device)
+    val_quality = quality_from_predictions(splits.val.labels, val_logits.argmax(-1).numpy(), names)
+    latency = measure_latency(final, test_set, 1, device, LATENCY_REPEATS)
+    batch_seconds = measure_latency(final, test_set, 32, device, THROUGHPUT_REPEATS)
+    cost = Cost(trainable_params=trainable, total_params=sum(p.numel() for p in final.parameters()),
+                train_seconds=train_seconds, epoch_seconds=epoch_seconds,
+                peak_memory_mb=memory.peak_mb, latency_ms_b1=latency * 1000,
+                throughput_b32=min(32, len(test_set)) / batch_seconds)
+    result = RunResult(method=method.name, family=method.family.value, ptm=target.spec,
+                       dataset=config.data.dataset, seed=seed, data_fingerprint=splits.fingerprint,
+                       quality=quality, val_quality=val_quality, cost=cost,
+                       config=method.config.model_dump(mode="json"),
+                       train_config=train_cfg.model_dump(mode="json") if method.trains else None,
+                       label=spec.label)
+    if session.store is not None:
+        run_id = session.store.save(result, final, method.architecture(ctx), target.preprocess,
+                                    target.assets_dir, names)
+        result = result.model_copy(update={"run_id": run_id})
+    session.finished[spec.display] = (final, target)
+    return result
+
+
+def preflight(config: ExperimentConfig) -> None:
+    """Fail before any work on what can be checked cheaply: method names and configs, PTM specs."""
+    from zhijian_core.ptm.spec import parse_ptm_spec
+
+    parse_ptm_spec(config.ptm)
+    for spec in config.methods:
+        method = create_method(spec.method, spec.config)
+        train_config(dict(method.default_train), spec.train, spec.display)
+        if spec.ptm is not None:
+            parse_ptm_spec(spec.ptm)
+
+
+def _baseline_label(name: str, spec: RunSpec | None) -> str:
+    """The baseline's name for the data config of ``spec`` (``tfidf_logreg@16shot`` beside ``ncm@16shot``)."""
+    if spec is None or not spec.data:
+        return name
+    if spec.label and "@" in spec.label:
+        return f"{name}@{spec.label.split('@', 1)[1]}"
+    return name + "@" + ",".join(f"{k}={v}" for k, v in sorted(spec.data.items()))
+
+
+def run_experiment(config: ExperimentConfig, session: Session,
+                   on_result: Callable[[RunResult], None] | None = None) -> list[RunResult]:
+    """Run every method (and the baselines) for every seed; return all results in order."""
+    from zhijian_core.compare.baselines import run_baseline
+
+    preflight(config)
+    results: list[RunResult] = []
+
+    def emit(result: RunResult) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    for seed in config.seeds:
+        session.finished.clear()
+        if config.baseline:
+            done: set[str] = set()
+            for spec in [None, *config.methods]:
+                label = _baseline_label("baseline", spec)
+                if label in done:
+                    continue
+                done.add(label)
+                splits: Splits = session.splits(data_config(config, spec, seed))
+                base = run_baseline(splits, seed, config.data.dataset)
+                emit(base.model_copy(update={"label": _baseline_label(base.method, spec)}))
+        for spec in config.methods:
+            emit(run_method(spec, seed, session))
+    return results
+
+
+def default_out_dir(config: ExperimentConfig) -> Path:
+    """Where a comparison writes its leaderboard by default."""
+    return Path("out") / config.name

@@ -1,0 +1,54 @@
+"""Full fine-tuning: start from the PTM's weights, train all of them and a new head."""
+
+from __future__ import annotations
+
+import copy
+
+from torch import nn
+
+from zhijian_core.methods.base import Family, MethodContext, ReuseMethod
+from zhijian_core.methods.full_finetune.config import FullFinetuneConfig
+from zhijian_core.methods.registry import register
+from zhijian_core.model import ArchitectureConfig, ReuseClassifier
+from zhijian_core.ptm.backbone import freeze, unfreeze
+
+
+@register
+class FullFinetune(ReuseMethod):
+    """Standard fine-tuning of the whole network, initialised from the PTM.
+
+    Paper: Howard & Ruder, "Universal Language Model Fine-tuning for Text Classification", ACL 2018
+    (fine-tuning every layer of a pre-trained model; the warm-up then decay schedule of the trainer
+    plays the role of their slanted triangular learning rate).
+
+    ``default_train`` sets a small peak learning rate, 5e-5, the usual value for fine-tuning
+    pre-trained transformers (BERT's 2e-5 to 5e-5 range; DeiT/ViT fine-tuning uses the same order):
+    larger steps destroy the pre-trained features before the new head has learnt anything. CNNs
+    with batch norm usually tolerate 1e-4 to 1e-3; a recipe overrides ``lr`` for them.
+    """
+
+    name = "full_finetune"
+    family = Family.ARCHITECT
+    paper = ('Howard & Ruder, "Universal Language Model Fine-tuning for Text Classification", '
+             'ACL 2018')
+    config_class = FullFinetuneConfig
+    default_train = {"lr": 5e-5}
+
+    def build(self, ctx: MethodContext) -> nn.Module:
+        """A classifier on a copy of ``ctx.ptm``'s backbone; all but its source classifier train."""
+        self.check_applicable(ctx.ptm)
+        # A copy: training changes the weights, and ctx.ptm may serve other runs.
+        model = ReuseClassifier(copy.deepcopy(ctx.ptm.backbone), ctx.num_classes)
+        unfreeze(model)
+        source_classifier = model.backbone.source_classifier()
+        if source_classifier is not None:  # not on the feature path: it would get no gradient
+            freeze(source_classifier)
+        return model
+
+    def finalize(self, model: nn.Module) -> nn.Module:
+        """The classifier itself, in eval mode."""
+        return model.eval()
+
+    def architecture(self, ctx: MethodContext) -> ArchitectureConfig:
+        """The PTM's skeleton plus a ``num_classes`` head."""
+        return ArchitectureConfig(ptm=ctx.ptm.spec, num_classes=ctx.num_classes)
