@@ -9,7 +9,7 @@ from torch import nn
 from zhijian_core.methods.base import Family, MethodContext, ReuseMethod
 from zhijian_core.methods.full_finetune.config import FullFinetuneConfig
 from zhijian_core.methods.registry import register
-from zhijian_core.model import ArchitectureConfig, ReuseClassifier
+from zhijian_core.model import ReuseClassifier
 from zhijian_core.ptm.backbone import freeze, unfreeze
 
 
@@ -44,11 +44,3 @@ class FullFinetune(ReuseMethod):
         if source_classifier is not None:  # not on the feature path: it would get no gradient
             freeze(source_classifier)
         return model
-
-    def finalize(self, model: nn.Module) -> nn.Module:
-        """The classifier itself, in eval mode."""
-        return model.eval()
-
-    def architecture(self, ctx: MethodContext) -> ArchitectureConfig:
-        """The PTM's skeleton plus a ``num_classes`` head."""
-        return ArchitectureConfig(ptm=ctx.ptm.spec, num_classes=ctx.num_classes)

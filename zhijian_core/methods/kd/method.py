@@ -15,7 +15,7 @@ from zhijian_core.methods.kd.config import KDConfig
 from zhijian_core.methods.kd.transfer import preprocessing_difference, with_transfer_set
 from zhijian_core.methods.losses import distillation_loss
 from zhijian_core.methods.registry import register
-from zhijian_core.model import ArchitectureConfig, ReuseClassifier
+from zhijian_core.model import ReuseClassifier
 from zhijian_core.ptm.backbone import freeze, unfreeze
 from zhijian_core.ptm.loaded import LoadedPTM
 
@@ -115,7 +115,3 @@ class KnowledgeDistillation(ReuseMethod):
         """The student classifier alone, in eval mode (the cached teacher logits are released)."""
         self._teacher_logits = None
         return model.eval()
-
-    def architecture(self, ctx: MethodContext) -> ArchitectureConfig:
-        """The student PTM's skeleton plus a ``num_classes`` head."""
-        return ArchitectureConfig(ptm=self.target_ptm(ctx).spec, num_classes=ctx.num_classes)

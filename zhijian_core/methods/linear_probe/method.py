@@ -7,7 +7,7 @@ from torch import nn
 from zhijian_core.methods.base import Family, MethodContext, ReuseMethod
 from zhijian_core.methods.linear_probe.config import LinearProbeConfig
 from zhijian_core.methods.registry import register
-from zhijian_core.model import ArchitectureConfig, ReuseClassifier
+from zhijian_core.model import ReuseClassifier
 from zhijian_core.ptm.backbone import freeze
 
 
@@ -40,11 +40,3 @@ class LinearProbe(ReuseMethod):
         model = ReuseClassifier(ctx.ptm.backbone, ctx.num_classes)
         freeze(model.backbone)
         return model
-
-    def finalize(self, model: nn.Module) -> nn.Module:
-        """The classifier itself, in eval mode."""
-        return model.eval()
-
-    def architecture(self, ctx: MethodContext) -> ArchitectureConfig:
-        """The PTM's skeleton plus a ``num_classes`` head."""
-        return ArchitectureConfig(ptm=ctx.ptm.spec, num_classes=ctx.num_classes)

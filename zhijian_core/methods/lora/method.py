@@ -11,7 +11,7 @@ from zhijian_core.methods.base import Family, MethodContext, ReuseMethod
 from zhijian_core.methods.lora.adapters import inject_lora, merge_lora
 from zhijian_core.methods.lora.config import LoraMethodConfig
 from zhijian_core.methods.registry import register
-from zhijian_core.model import ArchitectureConfig, ReuseClassifier
+from zhijian_core.model import ReuseClassifier
 from zhijian_core.ptm.backbone import unfreeze
 
 
@@ -64,7 +64,3 @@ class Lora(ReuseMethod):
         """Merge the updates into the base weights, drop every ``peft`` layer, set eval mode."""
         merge_lora(model)
         return model.eval()
-
-    def architecture(self, ctx: MethodContext) -> ArchitectureConfig:
-        """The PTM's skeleton plus a ``num_classes`` head (the merged model has no extra layer)."""
-        return ArchitectureConfig(ptm=ctx.ptm.spec, num_classes=ctx.num_classes)

@@ -10,7 +10,7 @@ from zhijian_core.errors import NotApplicableError
 from zhijian_core.methods.base import Family, MethodContext, ReuseMethod
 from zhijian_core.methods.partial_k.config import PartialKConfig
 from zhijian_core.methods.registry import register
-from zhijian_core.model import ArchitectureConfig, ReuseClassifier
+from zhijian_core.model import ReuseClassifier
 from zhijian_core.ptm.backbone import Backbone, freeze, unfreeze
 from zhijian_core.ptm.loaded import LoadedPTM
 
@@ -89,11 +89,3 @@ class PartialK(ReuseMethod):
         for module in backbone.block_groups()[-self.config.k:] + tail_modules(backbone):
             unfreeze(module)
         return model
-
-    def finalize(self, model: nn.Module) -> nn.Module:
-        """The classifier itself, in eval mode."""
-        return model.eval()
-
-    def architecture(self, ctx: MethodContext) -> ArchitectureConfig:
-        """The PTM's skeleton plus a ``num_classes`` head."""
-        return ArchitectureConfig(ptm=ctx.ptm.spec, num_classes=ctx.num_classes)

@@ -76,13 +76,20 @@ def readme_licence(folder: Path) -> str | None:
 
 @contextmanager
 def quiet_transformers_progress() -> Iterator[None]:
-    """Hide transformers' weight-loading progress bar for the duration, then restore the setting."""
+    """Hide transformers' weight-loading progress bar and load report, then restore both settings.
+
+    The load report lists the checkpoint's pooler as unused: expected, since ZhiJian builds BERT
+    encoders without the pooler (features are mean-pooled).
+    """
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     try:
         yield
     finally:
+        hf_logging.set_verbosity(verbosity)
         if was_enabled:
             hf_logging.enable_progress_bar()
