@@ -98,3 +98,21 @@ def test_unknown_teacher_run_is_a_clear_error(image_task) -> None:
         preprocess={"image_size": 32}, baseline=False), "test")
     with pytest.raises(ZhijianError, match="nowhere"):
         run_experiment(config, Session(config, RunStore("tiny-err"), resolve_device("cpu")))
+
+
+def test_distillation_leaves_the_shared_student_ptm_untouched(text_task, tmp_path: Path) -> None:
+    from tests.tiny import tiny_bert_dir
+
+    csv_path, ptm = text_task
+    student = f"local:{tiny_bert_dir(tmp_path / 'student', seed=1)}"
+    config = parse_experiment(_config(ptm, str(csv_path), [
+        {"method": "full_finetune", "train": FAST},
+        {"method": "kd", "config": {"teacher": "run:full_finetune", "student": student,
+                                    "transfer_size": 5}, "train": FAST},
+    ], preprocess={"max_length": 16}, baseline=False, seeds=[0, 1]), "test")
+    session = Session(config, None, resolve_device("cpu"))
+    before = {k: v.clone() for k, v in session.ptm(student).backbone.state_dict().items()}
+    results = run_experiment(config, session)
+    assert [r.ptm for r in results if r.method == "kd"] == [session.ptm(student).spec] * 2
+    after = session.ptm(student).backbone.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -72,8 +72,9 @@ class KnowledgeDistillation(ReuseMethod):
         """The student classifier; all but the PTM's own classifier train."""
         student = self.target_ptm(ctx)
         self.check_applicable(student)
-        # ctx.ptm may serve other runs, so the student trains a copy of it.
-        backbone = copy.deepcopy(student.backbone) if student is ctx.ptm else student.backbone
+        # Loaded PTMs are shared by the runs of an experiment (and cached across seeds): the
+        # student trains a copy.
+        backbone = copy.deepcopy(student.backbone)
         model = ReuseClassifier(backbone, ctx.num_classes)
         unfreeze(model)
         source_classifier = model.backbone.source_classifier()
