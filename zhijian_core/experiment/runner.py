@@ -59,6 +59,15 @@ def train_config(defaults: dict, overrides: dict, label: str) -> TrainConfig:
         raise ConfigError(f"invalid train settings for run '{label}': {exc}") from exc
 
 
+def inference_parameter_count(model: torch.nn.Module) -> int:
+    """Parameters a finalized classifier computes with: a PTM's own source classifier (kept on the
+    backbone for methods that use it in training, such as an ImageNet head) is not counted."""
+    total = sum(p.numel() for p in model.parameters())
+    backbone = getattr(model, "backbone", None)
+    source = backbone.source_classifier() if backbone is not None else None
+    return total - (sum(p.numel() for p in source.parameters()) if source is not None else 0)
+
+
 def run_method(spec: RunSpec, seed: int, session: Session) -> RunResult:
     """Run one method for one seed; store and return its result."""
     config = session.config
@@ -104,7 +113,7 @@ def run_method(spec: RunSpec, seed: int, session: Session) -> RunResult:
     val_quality = quality_from_predictions(splits.val.labels, val_logits.argmax(-1).numpy(), names)
     latency = measure_latency(final, test_set, 1, device, LATENCY_REPEATS)
     batch_seconds = measure_latency(final, test_set, 32, device, THROUGHPUT_REPEATS)
-    cost = Cost(trainable_params=trainable, total_params=sum(p.numel() for p in final.parameters()),
+    cost = Cost(trainable_params=trainable, total_params=inference_parameter_count(final),
                 train_seconds=train_seconds, epoch_seconds=epoch_seconds,
                 peak_memory_mb=memory.peak_mb, latency_ms_b1=latency * 1000,
                 throughput_b32=min(32, len(test_set)) / batch_seconds)
