@@ -57,3 +57,23 @@ def test_lite0_skeleton_reads_no_weights(monkeypatch: pytest.MonkeyPatch) -> Non
     skeleton = load_ptm("efficientnet-lite0", pretrained=False)
     assert skeleton.digest == RANDOM_INIT and not skeleton.backbone.training
     assert skeleton.backbone.feature_dim == 1280
+
+
+@pytest.mark.realptm
+def test_lora_adapts_the_pointwise_convolutions() -> None:
+    """The library's 1x1 convs are plain ``nn.Conv2d``: peft can build LoRA factors of their type."""
+    import copy
+
+    import torch
+
+    from zhijian_core.methods.lora.adapters import inject_lora, merge_lora
+
+    backbone = copy.deepcopy(load_ptm("efficientnet-lite0").backbone)
+    x = {"pixel_values": torch.randn(2, 3, 64, 64)}
+    with torch.no_grad():
+        before = backbone(x)
+    targets = backbone.lora_target_modules()
+    assert len(inject_lora(backbone.model, 4, 8, 0.0, targets)) == len(targets) > 0
+    merge_lora(backbone.model)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(x), before)  # B starts at zero: nothing changed yet

@@ -95,7 +95,29 @@ def build_lite0() -> nn.Module:
     except ImportError as exc:
         raise MissingDependencyError("the PyPI package 'efficientnet-lite-pytorch' is not "
                                      f"installed; {ASSETS_HINT}") from exc
-    return EfficientNet.from_name(MODEL_NAME, num_classes=1000)
+    model = EfficientNet.from_name(MODEL_NAME, num_classes=1000)
+    _plain_pointwise_convs(model)
+    return model
+
+
+def _plain_pointwise_convs(model: nn.Module) -> None:
+    """Replace the library's unpadded 1x1 ``Conv2dStaticSamePadding`` layers by plain ``nn.Conv2d``.
+
+    For a 1x1, stride-1 convolution "same" padding is no padding, so the plain layer computes the
+    same function with the same state-dict keys (``weight``, ``bias``). Plain layers are what
+    libraries that rebuild a layer from its type expect: peft's LoRA creates its conv factors with
+    ``type(layer)(...)``, which the library's subclass refuses without an ``image_size``.
+    """
+    for name, module in list(model.named_modules()):
+        if (type(module) is not nn.Conv2d and isinstance(module, nn.Conv2d)
+                and module.kernel_size == (1, 1) and tuple(module.stride) == (1, 1)
+                and not isinstance(getattr(module, "static_padding", None), nn.ZeroPad2d)):
+            plain = nn.Conv2d(module.in_channels, module.out_channels, 1, bias=module.bias is not None,
+                              groups=module.groups)
+            plain.weight = module.weight
+            plain.bias = module.bias
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name), child, plain)
 
 
 def load_efficientnet_lite0(spec: PTMSpec, pretrained: bool) -> LoadedPTM:
