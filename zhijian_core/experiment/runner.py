@@ -71,7 +71,8 @@ def inference_parameter_count(model: torch.nn.Module) -> int:
 def run_method(spec: RunSpec, seed: int, session: Session) -> RunResult:
     """Run one method for one seed; store and return its result."""
     config = session.config
-    splits = session.splits(data_config(config, spec, seed))
+    run_data = data_config(config, spec, seed)
+    splits = session.splits(run_data)
     method = create_method(spec.method, spec.config)
     method.check_applicable(session.ptm(spec.ptm or config.ptm))
     ctx = session.context(splits, seed, spec.ptm)
@@ -122,7 +123,8 @@ def run_method(spec: RunSpec, seed: int, session: Session) -> RunResult:
                        quality=quality, val_quality=val_quality, cost=cost,
                        config=method.config.model_dump(mode="json"),
                        train_config=train_cfg.model_dump(mode="json") if method.trains else None,
-                       label=spec.label)
+                       label=spec.label, data_config=run_data.model_dump(mode="json"),
+                       ptm_digest=target.digest)
     if session.store is not None:
         run_id = session.store.save(result, final, method.architecture(ctx), target.preprocess,
                                     target.assets_dir, names)

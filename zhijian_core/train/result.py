@@ -59,6 +59,11 @@ class RunResult(_Record):
     run_id: str | None = None
     label: str | None = None
     """Display name in a leaderboard (defaults to the method name; e.g. ``ncm@16shot``)."""
+    data_config: dict | None = None
+    """The ``DataConfig`` the splits were drawn with (rebuilds the test split for a bundle's own
+    evaluation); ``None`` in results written before it was recorded."""
+    ptm_digest: str | None = None
+    """SHA-256 of the PTM weights the run started from (bundle lineage)."""
 
     @property
     def display(self) -> str:
