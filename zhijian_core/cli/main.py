@@ -8,7 +8,9 @@ import click
 import typer
 
 from zhijian_core.cli.compare import compare
+from zhijian_core.cli.export import export
 from zhijian_core.cli.inspect import data_info, doctor, methods, ptm_info
+from zhijian_core.cli.registry import history, promote, registry_app, rollback
 from zhijian_core.errors import ZhijianError
 
 app = typer.Typer(
@@ -23,6 +25,11 @@ app.command("compare")(compare)
 app.command("ptm")(ptm_info)
 app.command("data")(data_info)
 app.command("doctor")(doctor)
+app.command("export")(export)
+app.add_typer(registry_app)
+app.command("promote")(promote)
+app.command("rollback")(rollback)
+app.command("history")(history)
 
 
 def run() -> None:

@@ -10,8 +10,6 @@ under ``$ZHIJIAN_HOME`` (``./.zhijian``); ``MLFLOW_TRACKING_URI`` is honoured wh
 from __future__ import annotations
 
 import json
-import logging
-import os
 import shutil
 import tempfile
 import time
@@ -21,7 +19,8 @@ from pathlib import Path
 from pydantic import TypeAdapter
 from torch import nn
 
-from zhijian_core.errors import MissingDependencyError, RunStoreError
+from zhijian_core.errors import RunStoreError
+from zhijian_core.mlflow_store import import_mlflow, store_location
 from zhijian_core.model import ArchitectureConfig
 from zhijian_core.preprocess.spec import PreprocessSpec
 from zhijian_core.train.result import RunResult
@@ -29,21 +28,6 @@ from zhijian_core.train.result import RunResult
 _SPEC = TypeAdapter(PreprocessSpec)
 ARTIFACT_DIR = "model"
 WEIGHTS = "weights.safetensors"
-
-
-def zhijian_home() -> Path:
-    """Folder of the embedded defaults (``$ZHIJIAN_HOME``, else ``./.zhijian``)."""
-    return Path(os.environ.get("ZHIJIAN_HOME", ".zhijian")).resolve()
-
-
-def _mlflow():
-    try:
-        import mlflow
-    except ImportError as exc:
-        raise MissingDependencyError("storing runs needs MLflow: pip install 'zhijian[train]'") from exc
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    return mlflow
 
 
 @dataclass
@@ -62,14 +46,9 @@ class RunStore:
     """Writes and reads runs of one MLflow experiment."""
 
     def __init__(self, experiment: str = "zhijian", tracking_uri: str | None = None) -> None:
-        self._mlflow = _mlflow()
-        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-        artifact_location = None
-        if uri is None:
-            home = zhijian_home()
-            home.mkdir(parents=True, exist_ok=True)
-            uri = f"sqlite:///{home / 'mlflow.db'}"
-            artifact_location = (home / "artifacts").as_uri()
+        self._mlflow = import_mlflow("storing runs")
+        location = store_location(tracking_uri)
+        uri, artifact_location = location.tracking_uri, location.artifact_location
         self.tracking_uri = uri
         self.client = self._mlflow.MlflowClient(tracking_uri=uri)
         try:
