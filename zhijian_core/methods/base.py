@@ -14,6 +14,7 @@ batch of named tensors to logits. Everything downstream sees only that module.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
@@ -26,8 +27,8 @@ from torch import Tensor, nn
 
 from zhijian_core.data.dataset import Dataset, Splits
 from zhijian_core.errors import NotApplicableError
-from zhijian_core.model import ArchitectureConfig
-from zhijian_core.ptm.backbone import BACKBONE_KINDS, BackboneKind
+from zhijian_core.model import ArchitectureConfig, ReuseClassifier
+from zhijian_core.ptm.backbone import BACKBONE_KINDS, BackboneKind, freeze, unfreeze
 from zhijian_core.ptm.loaded import LoadedPTM
 
 
@@ -141,3 +142,17 @@ class ReuseMethod(ABC):
     def architecture(self, ctx: MethodContext) -> ArchitectureConfig:
         """The JSON-able description the finalized module is rebuilt from (target PTM + head)."""
         return ArchitectureConfig(ptm=self.target_ptm(ctx).spec, num_classes=ctx.num_classes)
+
+
+def trainable_copy(ptm: LoadedPTM, num_classes: int) -> ReuseClassifier:
+    """A classifier on a copy of ``ptm``'s backbone in which everything trains but the PTM's own
+    source classifier (not on the feature path: it would get no gradient).
+
+    A copy, because loaded PTMs are shared by the runs of an experiment (and cached across seeds).
+    """
+    model = ReuseClassifier(copy.deepcopy(ptm.backbone), num_classes)
+    unfreeze(model)
+    source_classifier = model.backbone.source_classifier()
+    if source_classifier is not None:
+        freeze(source_classifier)
+    return model

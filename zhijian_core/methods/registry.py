@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
+from zhijian_core._registry import add_unique
 from zhijian_core.errors import ConfigError, MethodError
 from zhijian_core.methods.base import ReuseMethod
 
@@ -27,13 +28,7 @@ _builtins_loaded = False
 
 def register(cls: type[ReuseMethod]) -> type[ReuseMethod]:
     """Class decorator: add ``cls`` under ``cls.name``; a second class under one name is an error."""
-    name = cls.name
-    existing = _REGISTRY.get(name)
-    if existing is not None and existing is not cls:
-        raise MethodError(f"method name '{name}' is already registered by "
-                          f"{existing.__module__}.{existing.__qualname__}")
-    _REGISTRY[name] = cls
-    return cls
+    return add_unique(_REGISTRY, cls.name, cls, MethodError, "method name")
 
 
 def _load_builtins() -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 
 from torch import nn
 
-from zhijian_core.methods.base import Family, MethodContext, ReuseMethod
+from zhijian_core.methods.base import Family, MethodContext, ReuseMethod, trainable_copy
 from zhijian_core.methods.full_finetune.config import FullFinetuneConfig
 from zhijian_core.methods.registry import register
-from zhijian_core.model import ReuseClassifier
-from zhijian_core.ptm.backbone import freeze, unfreeze
 
 
 @register
@@ -37,10 +34,4 @@ class FullFinetune(ReuseMethod):
     def build(self, ctx: MethodContext) -> nn.Module:
         """A classifier on a copy of ``ctx.ptm``'s backbone; all but its source classifier train."""
         self.check_applicable(ctx.ptm)
-        # A copy: training changes the weights, and ctx.ptm may serve other runs.
-        model = ReuseClassifier(copy.deepcopy(ctx.ptm.backbone), ctx.num_classes)
-        unfreeze(model)
-        source_classifier = model.backbone.source_classifier()
-        if source_classifier is not None:  # not on the feature path: it would get no gradient
-            freeze(source_classifier)
-        return model
+        return trainable_copy(ctx.ptm, ctx.num_classes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Mapping
 
 import torch
@@ -10,13 +9,11 @@ from torch import Tensor, nn
 
 from zhijian_core.data.dataset import Dataset
 from zhijian_core.errors import ConfigError, MethodError, NotApplicableError
-from zhijian_core.methods.base import Family, MethodContext, ReuseMethod
+from zhijian_core.methods.base import Family, MethodContext, ReuseMethod, trainable_copy
 from zhijian_core.methods.kd.config import KDConfig
 from zhijian_core.methods.kd.transfer import preprocessing_difference, with_transfer_set
 from zhijian_core.methods.losses import distillation_loss
 from zhijian_core.methods.registry import register
-from zhijian_core.model import ReuseClassifier
-from zhijian_core.ptm.backbone import freeze, unfreeze
 from zhijian_core.ptm.loaded import LoadedPTM
 
 
@@ -72,15 +69,7 @@ class KnowledgeDistillation(ReuseMethod):
         """The student classifier; all but the PTM's own classifier train."""
         student = self.target_ptm(ctx)
         self.check_applicable(student)
-        # Loaded PTMs are shared by the runs of an experiment (and cached across seeds): the
-        # student trains a copy.
-        backbone = copy.deepcopy(student.backbone)
-        model = ReuseClassifier(backbone, ctx.num_classes)
-        unfreeze(model)
-        source_classifier = model.backbone.source_classifier()
-        if source_classifier is not None:  # not on the feature path: it would get no gradient
-            freeze(source_classifier)
-        return model
+        return trainable_copy(student, ctx.num_classes)
 
     def prepare(self, model: nn.Module, ctx: MethodContext) -> None:
         """Resolve the teacher, check it fits the student and the task, cache its logits."""

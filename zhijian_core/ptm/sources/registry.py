@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Callable
 
+from zhijian_core._registry import add_unique
 from zhijian_core.errors import PTMError
 
 if TYPE_CHECKING:
@@ -45,12 +46,7 @@ def register_source(key: str, loader: SourceLoader) -> SourceLoader:
     Raises:
         PTMError: ``key`` is already registered to another loader.
     """
-    existing = _REGISTRY.get(key)
-    if existing is not None and existing is not loader:
-        raise PTMError(f"PTM source '{key}' is already registered by "
-                       f"{existing.__module__}.{existing.__qualname__}")
-    _REGISTRY[key] = loader
-    return loader
+    return add_unique(_REGISTRY, key, loader, PTMError, "PTM source")
 
 
 def _load_builtins() -> None:
