@@ -9,9 +9,12 @@ PIP_VERSION := 26.3
 EXTRAS := train,assets,ort-cpu,serve,dev
 LOCK := requirements/cpu.txt
 STAMP := $(VENV)/.zhijian-installed
+# Side environment with onnxruntime-gpu only: every bundle must load with the GPU package too.
+ORT_GPU_VENV := .venv-ort-gpu
+ORT_GPU_STAMP := $(ORT_GPU_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test soak benchmark lock provision venv clean-venv
+.PHONY: demo test soak benchmark lock provision venv ort-gpu-env clean-venv
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,13 +28,21 @@ $(STAMP): pyproject.toml $(LOCK)
 
 venv: $(STAMP)
 
+$(ORT_GPU_STAMP): requirements/gpu-serve.txt
+	@test -x $(ORT_GPU_VENV)/bin/python || $(PYTHON) -m venv $(ORT_GPU_VENV)
+	@echo "installing onnxruntime-gpu into $(ORT_GPU_VENV) (the GPU package's load check) ..."
+	@$(ORT_GPU_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c requirements/gpu-serve.txt onnxruntime-gpu numpy 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	@touch $(ORT_GPU_STAMP)
+
+ort-gpu-env: $(ORT_GPU_STAMP)
+
 provision:
 	@bash scripts/provision.sh
 
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-test: provision $(STAMP)
+test: provision $(STAMP) $(ORT_GPU_STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 # Long reliability runs (marker `soak`), never part of `make test`. Exit status 5 means pytest
@@ -51,4 +62,4 @@ lock:
 	@rm -rf .lock-venv
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(ORT_GPU_VENV)

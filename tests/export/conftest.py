@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.experiment.conftest import write_idx_images, write_sentiment_csv
@@ -11,6 +14,22 @@ from zhijian_core.experiment.runner import run_experiment
 from zhijian_core.experiment.session import Session, resolve_device
 from zhijian_core.runs.store import RunStore
 from zhijian_core.train.result import RunResult
+
+ORT_GPU_PYTHON = Path(__file__).resolve().parents[2] / ".venv-ort-gpu" / "bin" / "python"
+
+
+@pytest.fixture(autouse=True)
+def gpu_package_python(monkeypatch: pytest.MonkeyPatch) -> Path | None:
+    """Every bundle exported here is also loaded with onnxruntime-gpu in the side environment
+    (``make ort-gpu-env``, part of ``make test``); without it the check is skipped, except in CI."""
+    if not ORT_GPU_PYTHON.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{ORT_GPU_PYTHON} is missing: `make test` creates it (make ort-gpu-env)")
+        monkeypatch.delenv("ZHIJIAN_ORT_GPU_PYTHON", raising=False)
+        return None
+    monkeypatch.setenv("ZHIJIAN_ORT_GPU_PYTHON", str(ORT_GPU_PYTHON))
+    return ORT_GPU_PYTHON
+
 
 FAST = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
 FIRST_METHODS = ("linear_probe", "partial_k", "full_finetune", "lora", "kd", "ncm")

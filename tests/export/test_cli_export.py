@@ -57,6 +57,8 @@ def test_export_ncm_fitted_on_the_spot_and_a_ptm_as_embeddings(task_data: dict,
     (["--method", "linear_probe", "--ptm", "timm:test_vit", "--dataset", "d", "--name", "x",
       "--out", "o"], "'linear_probe' trains"),
     (["--run", "abc", "--ptm", "timm:test_vit", "--name", "x", "--out", "o"], "drop --ptm"),
+    (["--ptm", "timm:test_vit", "--name", "x", "--out", "o", "--optimize", "graph,int4"],
+     "invalid optimization options"),
 ])
 def test_bad_export_options_end_in_one_line(args: list[str], message: str, tmp_path: Path) -> None:
     done = zhijian(*args, cwd=tmp_path)

@@ -14,7 +14,7 @@ from zhijian_core.export import from_run, write_model_bundle
 @pytest.mark.parametrize("method", FIRST_METHODS)
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_every_first_method_exports_a_verified_bundle(backbone: str, method: str, stored_runs,
-                                                      tmp_path: Path) -> None:
+                                                      tmp_path: Path, gpu_package_python) -> None:
     store, results = stored_runs(backbone)
     result = results[method]
     out = tmp_path / "bundle"
@@ -32,6 +32,9 @@ def test_every_first_method_exports_a_verified_bundle(backbone: str, method: str
     assert evaluation.examples == 30
     assert evaluation.accuracy == pytest.approx(result.quality.accuracy, abs=1 / 30 + 1e-9)
     assert manifest.evidence.latency_ms_b1 > 0 and manifest.evidence.latency_ms_b32 > 0
+    if gpu_package_python is not None:  # the GPU package accepts the graph (CPU fallback here)
+        assert manifest.evidence.gpu_package.package.startswith("onnxruntime-gpu ")
+        assert manifest.evidence.gpu_package.providers[-1] == "CPUExecutionProvider"
     lineage = manifest.lineage
     assert (lineage.run_id, lineage.method.name, lineage.method.family) == (
         result.run_id, method, result.family)

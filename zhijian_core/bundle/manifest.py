@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zhijian_core.preprocess.spec import PreprocessSpec
 
-SCHEMA_VERSION = "1.0"
-"""Major.minor of the manifest schema this code writes and reads."""
+SCHEMA_VERSION = "1.1"
+"""Major.minor of the manifest schema this code writes and reads (1.1 added each
+optimization's ``max_abs_diff`` and the ``gpu_package`` load check)."""
 
 
 class _Part(BaseModel):
@@ -135,10 +136,25 @@ class Optimization(_Part):
     applied: bool
     forced: bool = False
     quality_change: float | None = None
-    """Change of the primary metric (points of macro-F1; negative is a loss)."""
+    """Change of the primary metric (points of macro-F1; negative is a loss) against the graph it
+    was applied to, on the bundle's own test evaluation; ``None`` when not measurable."""
+    max_abs_diff: float | None = None
+    """Largest absolute difference of the first output against the graph it was applied to."""
     speedup_b1: float | None = None
+    """Median latency of the graph it was applied to over its own, at batch 1 (interleaved runs)."""
     speedup_b32: float | None = None
+    """The same at batch 32 (or the largest batch the parity inputs allow)."""
     reason: str = ""
+    """Why it was applied or refused, with the figures that decided."""
+
+
+class GpuPackageLoad(_Part):
+    """The bundle loaded and ran with ``onnxruntime-gpu`` in a side environment."""
+
+    package: str
+    """Distribution and version, e.g. ``onnxruntime-gpu 1.31.1``."""
+    providers: list[str]
+    """Execution providers the session really used (the CPU one where there is no GPU)."""
 
 
 class Evidence(_Part):
@@ -150,6 +166,8 @@ class Evidence(_Part):
     latency_ms_b1: float | None = None
     """Median latency at batch 1 where it was exported (recorded, never a production gate)."""
     latency_ms_b32: float | None = None
+    gpu_package: GpuPackageLoad | None = None
+    """Proof that the GPU package accepts the graph (``None``: not checked at export)."""
     evaluation_skipped: str | None = None
     """Why ``evaluation`` is absent (an embedding bundle exported without a dataset)."""
 

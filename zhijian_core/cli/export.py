@@ -29,6 +29,19 @@ def _data_config(dataset: Optional[str], train_size: Optional[int], shots: Optio
         raise ConfigError(f"invalid data options: {problems}") from exc
 
 
+def _optimize_config(optimize: Optional[str], max_quality_loss: float, force: bool):
+    from pydantic import ValidationError
+
+    from zhijian_core.export.optimize import OptimizeConfig
+
+    kinds = tuple(k.strip() for k in (optimize or "").split(",") if k.strip())
+    try:
+        return OptimizeConfig(optimizations=kinds, max_quality_loss=max_quality_loss, force=force)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid optimization options: {problems}") from exc
+
+
 def export(
     name: str = typer.Option(..., "--name", "-n", help="Model name (registry name of the bundle)."),
     out: Path = typer.Option(..., "--out", "-o", help="Bundle folder to create (must not exist)."),
@@ -46,6 +59,12 @@ def export(
     max_length: Optional[int] = typer.Option(None, help="Maximum tokens per text (--method)."),
     image_size: Optional[int] = typer.Option(None, help="Square image side (--method)."),
     tolerance: float = typer.Option(1e-4, help="Largest accepted ONNX-vs-PyTorch max abs difference."),
+    optimize: Optional[str] = typer.Option(
+        None, help="Optimizations to try, comma-separated: graph, int8, fp16. Each is measured and "
+        "kept only when it is faster and loses at most --max-quality-loss."),
+    max_quality_loss: float = typer.Option(1.0, help="Largest accepted macro-F1 loss, in points."),
+    force_optimizations: bool = typer.Option(False, help="Keep every optimization that runs, "
+                                             "whatever it measures (recorded as forced)."),
 ) -> None:
     """Write a verified ONNX bundle: from --run, from --ptm (embedding), or --method with --ptm."""
     from zhijian_core.export.bundle_writer import write_model_bundle
@@ -53,6 +72,7 @@ def export(
     from zhijian_core.names import check_model_name
 
     check_model_name(name)
+    optimize_config = _optimize_config(optimize, max_quality_loss, force_optimizations)
     data = _data_config(dataset, train_size, shots, val_size, test_size, seed)
     if run is not None:
         if ptm or method or data:
@@ -70,7 +90,7 @@ def export(
     else:
         raise ConfigError("give --run RUN_ID, --ptm SPEC (embedding bundle), or --method M --ptm SPEC "
                           "--dataset D")
-    manifest = write_model_bundle(source, name, out, tolerance)
+    manifest = write_model_bundle(source, name, out, tolerance, optimize_config)
     evidence = manifest.evidence
     typer.echo(f"wrote {out} ({manifest.task.kind}; parity max abs diff "
                f"{evidence.parity.max_abs_diff:.2e} <= {evidence.parity.tolerance:.0e})")
@@ -79,5 +99,9 @@ def export(
                    f"{evidence.evaluation.accuracy:.4f}, macro-F1 {evidence.evaluation.macro_f1:.4f}")
     else:
         typer.echo(f"no evaluation: {evidence.evaluation_skipped}")
-    typer.echo(f"ONNX Runtime latency: {evidence.latency_ms_b1:.2f} ms at batch 1, "
-               f"{evidence.latency_ms_b32:.2f} ms at batch 32")
+    for record in evidence.optimizations:
+        typer.echo(f"optimization {record.kind}: {'kept' if record.applied else 'refused'} "
+                   f"({record.reason})")
+    if evidence.latency_ms_b1 is not None and evidence.latency_ms_b32 is not None:
+        typer.echo(f"ONNX Runtime latency: {evidence.latency_ms_b1:.2f} ms at batch 1, "
+                   f"{evidence.latency_ms_b32:.2f} ms at batch 32")

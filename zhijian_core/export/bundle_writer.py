@@ -22,8 +22,12 @@ from zhijian_core.bundle.manifest import (IO, DatasetLineage, Evaluation, Eviden
                                           MethodLineage, PTMLineage, Task)
 from zhijian_core.data.dataset import Dataset
 from zhijian_core.errors import ExportError
-from zhijian_core.export.evaluate import evaluate_classifier, evaluate_embedding, measure_latency
+from zhijian_core.export.evaluate import (evaluate_classifier, evaluate_embedding, measure_latency,
+                                          timing_batches)
 from zhijian_core.export.onnx_export import TaskKind, export_onnx
+from zhijian_core.export.gpu_package import load_with_gpu_package, side_python
+from zhijian_core.export.optimize import (OptimizeConfig, OptimizeInputs, optimize,
+                                          transformer_shape)
 from zhijian_core.export.parity import DEFAULT_TOLERANCE, check_parity
 from zhijian_core.names import check_model_name
 from zhijian_core.preprocess import build_preprocessor
@@ -71,6 +75,7 @@ class BundleSource:
         parity_inputs_name: What ``parity_inputs`` are, for the manifest.
         evaluation: Data of the bundle's own evaluation, or ``None`` (then ``evaluation_skipped``).
         evaluation_skipped: Why there is no evaluation.
+        calibration_inputs: Real raw training inputs static int8 calibrates on (``None``: none).
     """
 
     module: "nn.Module"
@@ -87,6 +92,7 @@ class BundleSource:
     parity_inputs_name: str
     evaluation: EvaluationData | None
     evaluation_skipped: str | None = None
+    calibration_inputs: Sequence[Any] | None = None
 
 
 def trace_example(spec: TextPreprocessSpec | ImagePreprocessSpec, assets_dir: Path | None,
@@ -113,20 +119,38 @@ def _copy_asset(source_dir: Path | None, name: str, target_dir: Path) -> None:
     bundle_io.write_file(target, (Path(source_dir) / name).read_bytes())
 
 
-def _evaluate(source: BundleSource, folder: Path) -> Evaluation | None:
+def _evaluate(source: BundleSource, folder: Path, model: Path | None = None) -> Evaluation | None:
     data = source.evaluation
     if data is None:
         return None
     if source.kind == "classification":
         return evaluate_classifier(folder, source.preprocess, data.test, source.labels,
-                                   data.fingerprint)
+                                   data.fingerprint, model)
     if data.train is None:
         raise ExportError("evaluating an embedding bundle needs train examples for the class means")
-    return evaluate_embedding(folder, source.preprocess, data.train, data.test, data.fingerprint)
+    return evaluate_embedding(folder, source.preprocess, data.train, data.test, data.fingerprint,
+                              model)
+
+
+def _optimize_inputs(source: BundleSource, folder: Path, config: OptimizeConfig,
+                     tolerance: float) -> OptimizeInputs:
+    spec = source.preprocess
+    preprocessor = build_preprocessor(spec, folder)
+    batch_1, batch_32 = timing_batches(folder, spec, source.parity_inputs)
+    calibration = None
+    raw = source.calibration_inputs
+    if raw is not None and len(raw) >= config.calibration_examples:
+        raw = raw[:config.calibration_examples]
+        calibration = [preprocessor(list(raw[i:i + 32])) for i in range(0, len(raw), 32)]
+    return OptimizeInputs(
+        parity_batch=preprocessor(list(source.parity_inputs)), batch_1=batch_1, batch_32=batch_32,
+        evaluate=(lambda path: _evaluate(source, folder, path)) if source.evaluation else None,
+        calibration=calibration, transformer=transformer_shape(source.module), tolerance=tolerance)
 
 
 def write_model_bundle(source: BundleSource, name: str, out: Path,
-                       tolerance: float = DEFAULT_TOLERANCE) -> Manifest:
+                       tolerance: float = DEFAULT_TOLERANCE,
+                       optimize_config: OptimizeConfig | None = None) -> Manifest:
     """Export ``source`` into the bundle directory ``out`` (atomically) and return its manifest.
 
     Args:
@@ -134,6 +158,9 @@ def write_model_bundle(source: BundleSource, name: str, out: Path,
         name: Registry name of the model (checked against the names grammar).
         out: The bundle directory to create; it must not exist.
         tolerance: Largest accepted ONNX-vs-PyTorch max absolute difference.
+        optimize_config: Optimizations to try after the fp32 graph passed its checks (none by
+            default); each is measured and recorded, and kept only by the rule of
+            :mod:`zhijian_core.export.optimize`.
 
     Returns:
         The manifest written (with every file's SHA-256).
@@ -162,7 +189,30 @@ def write_model_bundle(source: BundleSource, name: str, out: Path,
                               source.parity_inputs, tolerance)
         parity = parity.model_copy(update={"inputs": source.parity_inputs_name})
         evaluation = _evaluate(source, folder)
-        latency_b1, latency_b32 = measure_latency(folder, spec, source.parity_inputs)
+        records, skipped = [], None if evaluation else source.evaluation_skipped
+        outcome_fp16 = False
+        if optimize_config is not None and optimize_config.optimizations:
+            outcome = optimize(graph.model, evaluation,
+                               _optimize_inputs(source, folder, optimize_config, tolerance),
+                               optimize_config)
+            records = outcome.records
+            if outcome.model is not graph.model:
+                bundle_io.write_file(folder / bundle_io.MODEL, outcome.model)
+                evaluation = outcome.evaluation
+                if evaluation is None and skipped is None:
+                    skipped = "the float16 graph cannot be evaluated on this machine's CPU"
+            outcome_fp16 = outcome.fp16
+            if outcome.fp16:
+                parity = parity.model_copy(update={"verified": False})
+        try:
+            latency_b1, latency_b32 = measure_latency(folder, spec, source.parity_inputs)
+        except ExportError:
+            if not outcome_fp16:
+                raise
+            latency_b1 = latency_b32 = None  # a float16 graph this CPU cannot run
+        python = side_python()
+        gpu_package = (load_with_gpu_package(folder / bundle_io.MODEL, python)
+                       if python is not None else None)
         if sorted(p.name for p in folder.iterdir()) != written:
             raise ExportError(f"checking the bundle wrote files into it: {written}")
         lineage = Lineage(model_name=name, ptm=source.ptm, method=source.method,
@@ -175,9 +225,9 @@ def write_model_bundle(source: BundleSource, name: str, out: Path,
         io_spec = IO(inputs=graph.inputs, outputs=graph.outputs,
                      raw_input="text" if isinstance(spec, TextPreprocessSpec) else "image",
                      preprocess=spec)
-        evidence = Evidence(parity=parity, evaluation=evaluation, latency_ms_b1=latency_b1,
-                            latency_ms_b32=latency_b32,
-                            evaluation_skipped=None if evaluation else source.evaluation_skipped)
+        evidence = Evidence(parity=parity, evaluation=evaluation, optimizations=records,
+                            latency_ms_b1=latency_b1, latency_ms_b32=latency_b32,
+                            gpu_package=gpu_package, evaluation_skipped=skipped)
         return Manifest(lineage=lineage, task=task, io=io_spec, opset=graph.opset,
                         evidence=evidence, files={})
 

@@ -40,7 +40,7 @@ def _outputs(model: Path, preprocessor: Preprocessor, inputs: Sequence[Any] | np
 
 def evaluate_classifier(bundle_dir: Path, spec: TextPreprocessSpec | ImagePreprocessSpec,
                         test: Dataset, label_names: Sequence[str],
-                        dataset_fingerprint: str) -> Evaluation:
+                        dataset_fingerprint: str, model: Path | None = None) -> Evaluation:
     """Accuracy and macro-F1 of a classification bundle on raw test examples.
 
     Args:
@@ -49,20 +49,23 @@ def evaluate_classifier(bundle_dir: Path, spec: TextPreprocessSpec | ImagePrepro
         test: The raw, labelled test split.
         label_names: The bundle's labels; must equal the split's.
         dataset_fingerprint: Fingerprint of the split the test examples come from.
+        model: The graph to evaluate (the bundle's ``model.onnx`` by default).
 
     Raises:
         ExportError: The labels differ from the split's, or the split is empty.
     """
     _check_labels(label_names, test)
     preprocessor = build_preprocessor(spec, bundle_dir)
-    probabilities = _outputs(bundle_dir / "model.onnx", preprocessor, test.inputs, "probabilities")
+    probabilities = _outputs(model or bundle_dir / "model.onnx", preprocessor, test.inputs,
+                             "probabilities")
     quality = quality_from_predictions(test.labels, probabilities.argmax(-1), label_names)
     return Evaluation(dataset_fingerprint=dataset_fingerprint, examples=len(test),
                       accuracy=quality.accuracy, macro_f1=quality.macro_f1)
 
 
 def evaluate_embedding(bundle_dir: Path, spec: TextPreprocessSpec | ImagePreprocessSpec,
-                       train: Dataset, test: Dataset, dataset_fingerprint: str) -> Evaluation:
+                       train: Dataset, test: Dataset, dataset_fingerprint: str,
+                       model: Path | None = None) -> Evaluation:
     """Quality of an embedding bundle as a nearest-class-mean classifier on its own vectors.
 
     Class means of the bundle's normalized train embeddings classify the test embeddings by
@@ -74,6 +77,7 @@ def evaluate_embedding(bundle_dir: Path, spec: TextPreprocessSpec | ImagePreproc
         train: Raw labelled examples the class means come from.
         test: Raw labelled examples scored.
         dataset_fingerprint: Fingerprint of the split both come from.
+        model: The graph to evaluate (the bundle's ``model.onnx`` by default).
 
     Raises:
         ExportError: A split is empty, or a class has no train example.
@@ -82,7 +86,7 @@ def evaluate_embedding(bundle_dir: Path, spec: TextPreprocessSpec | ImagePreproc
     if len(train) == 0:
         raise ExportError("evaluating an embedding bundle needs train examples for the class means")
     preprocessor = build_preprocessor(spec, bundle_dir)
-    model = bundle_dir / "model.onnx"
+    model = model or bundle_dir / "model.onnx"
     train_vectors = _outputs(model, preprocessor, train.inputs, "embedding")
     counts = np.bincount(train.labels, minlength=train.num_classes)
     if (counts == 0).any():
@@ -105,6 +109,26 @@ def _check_labels(label_names: Sequence[str], test: Dataset) -> None:
         raise ExportError("the test split is empty: nothing to evaluate")
 
 
+def timing_batches(bundle_dir: Path, spec: TextPreprocessSpec | ImagePreprocessSpec,
+                   raw_inputs: Sequence[Any] | np.ndarray
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Preprocessed real batches of 1 and (up to) 32 examples that latencies are measured on.
+
+    The single text keeps its own length, as a single request would.
+
+    Raises:
+        ExportError: ``raw_inputs`` is empty.
+    """
+    if len(raw_inputs) == 0:
+        raise ExportError("measuring latency needs at least one real input")
+    batch_32 = build_preprocessor(spec, bundle_dir)(list(raw_inputs[:32]))
+    batch_1 = {name: array[:1] for name, array in batch_32.items()}
+    if "attention_mask" in batch_1:
+        length = max(1, int(batch_1["attention_mask"].sum()))
+        batch_1 = {name: array[:, :length] for name, array in batch_1.items()}
+    return batch_1, batch_32
+
+
 def measure_latency(bundle_dir: Path, spec: TextPreprocessSpec | ImagePreprocessSpec,
                     raw_inputs: Sequence[Any] | np.ndarray) -> tuple[float, float]:
     """Median ONNX Runtime milliseconds per run at batch 1 and batch 32 on real preprocessed inputs.
@@ -119,14 +143,7 @@ def measure_latency(bundle_dir: Path, spec: TextPreprocessSpec | ImagePreprocess
     Returns:
         ``(latency_ms_b1, latency_ms_b32)``.
     """
-    if len(raw_inputs) == 0:
-        raise ExportError("measuring latency needs at least one real input")
-    preprocessor = build_preprocessor(spec, bundle_dir)
     session = cpu_session(bundle_dir / "model.onnx", spinning=True)
-    batch_32 = preprocessor(list(raw_inputs[:32]))
-    batch_1 = {name: array[:1] for name, array in batch_32.items()}
-    if "attention_mask" in batch_1:  # one text keeps its own length, as a single request would
-        length = max(1, int(batch_1["attention_mask"].sum()))
-        batch_1 = {name: array[:, :length] for name, array in batch_1.items()}
+    batch_1, batch_32 = timing_batches(bundle_dir, spec, raw_inputs)
     return (median_latency_ms(session, batch_1, LATENCY_REPEATS_B1),
             median_latency_ms(session, batch_32, LATENCY_REPEATS_B32))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -15,13 +15,15 @@ if TYPE_CHECKING:
     import onnxruntime
 
 
-def cpu_session(model: bytes | Path, spinning: bool = False) -> "onnxruntime.InferenceSession":
+def cpu_session(model: bytes | Path, spinning: bool = False,
+                threads: int | None = None) -> "onnxruntime.InferenceSession":
     """An ONNX Runtime session on the CPU execution provider.
 
     Args:
         model: The serialized graph, or the path of a ``model.onnx``.
         spinning: Let idle worker threads spin (ONNX Runtime's default, best for latency). Off for
             the export's checks: on a busy machine spinning threads only burn others' CPU time.
+        threads: Intra-op threads (ONNX Runtime's default, one per physical core, otherwise).
 
     Raises:
         ExportError: ONNX Runtime cannot load the graph.
@@ -34,6 +36,8 @@ def cpu_session(model: bytes | Path, spinning: bool = False) -> "onnxruntime.Inf
                                      "pip install 'zhijian[export]'") from exc
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: ONNX Runtime's notices are not ours to show
+    if threads is not None:
+        options.intra_op_num_threads = threads
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = str(model) if isinstance(model, Path) else model
@@ -69,3 +73,27 @@ def median_latency_ms(session: "onnxruntime.InferenceSession", inputs: Mapping[s
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000.0
+
+
+def interleaved_latency_ms(sessions: Sequence["onnxruntime.InferenceSession"],
+                           inputs: Mapping[str, np.ndarray], rounds: int,
+                           warmup: int = 2) -> list[float]:
+    """Median milliseconds per run of each session, timed in interleaved rounds.
+
+    Each round runs every session once, in turn, so that a change in the machine's load affects
+    all of them alike: ratios of the medians are comparable even on a shared machine.
+
+    Args:
+        sessions: The sessions to compare (same inputs).
+        inputs: One batch, by input name.
+        rounds: Timed rounds (at least 1).
+        warmup: Untimed rounds first.
+    """
+    times: list[list[float]] = [[] for _ in sessions]
+    for i in range(warmup + max(1, rounds)):
+        for session, bucket in zip(sessions, times):
+            start = time.perf_counter()
+            run_session(session, inputs)
+            if i >= warmup:
+                bucket.append(time.perf_counter() - start)
+    return [statistics.median(bucket) * 1000.0 for bucket in times]

@@ -108,7 +108,8 @@ def from_run(run_id: str, store: "RunStore | None" = None) -> BundleSource:
                              train_config=result.train_config),
         dataset=DatasetLineage(name=result.dataset, fingerprint=result.data_fingerprint),
         run_id=run_id, parity_inputs=_parity_inputs(splits), parity_inputs_name="validation split",
-        evaluation=EvaluationData(test=splits.test, fingerprint=splits.fingerprint))
+        evaluation=EvaluationData(test=splits.test, fingerprint=splits.fingerprint),
+        calibration_inputs=splits.train.inputs)
 
 
 def from_ptm(spec: str, data: DataConfig | None) -> BundleSource:
@@ -142,7 +143,8 @@ def from_ptm(spec: str, data: DataConfig | None) -> BundleSource:
                         dataset=DatasetLineage(name=data.dataset, fingerprint=splits.fingerprint),
                         parity_inputs=_parity_inputs(splits), parity_inputs_name="validation split",
                         evaluation=EvaluationData(test=splits.test, fingerprint=splits.fingerprint,
-                                                  train=splits.train))
+                                                  train=splits.train),
+                        calibration_inputs=splits.train.inputs)
 
 
 def from_method(method: str, ptm_spec: str, data: DataConfig, max_length: int | None = None,
@@ -187,4 +189,5 @@ def from_method(method: str, ptm_spec: str, data: DataConfig, max_length: int | 
                              train_config=result.train_config),
         dataset=DatasetLineage(name=data.dataset, fingerprint=splits.fingerprint), run_id=None,
         parity_inputs=_parity_inputs(splits), parity_inputs_name="validation split",
-        evaluation=EvaluationData(test=splits.test, fingerprint=splits.fingerprint))
+        evaluation=EvaluationData(test=splits.test, fingerprint=splits.fingerprint),
+        calibration_inputs=splits.train.inputs)
