@@ -1,4 +1,5 @@
-"""ZhiJian's serving side: the Ray Serve application that hosts ONNX bundles.
+"""ZhiJian's serving side: the application that hosts ONNX bundles (docs/serving.md).
 
-It imports no torch and, of the reuse core, only the torch-free preprocessing module.
+It imports no torch; of the reuse core, only torch-free modules: the bundle reader, the
+preprocessing module, the names grammar and the registry's Python API.
 """

@@ -29,3 +29,72 @@ def _zhijian_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     """Runs stored by a test go to a private folder, never to the checkout's ``.zhijian``."""
     monkeypatch.setenv("ZHIJIAN_HOME", str(tmp_path_factory.mktemp("zhijian-home")))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RayServe:
+    """The one local Ray (with Serve on a free port) that the end-to-end tests share.
+
+    Ray's workers inherit the environment of the moment Ray starts, so the cluster has its own
+    ZhiJian home and admin token: a test using it must use :attr:`home` (see :meth:`use`).
+    """
+
+    def __init__(self, root) -> None:
+        self.home = root / "zhijian-home"
+        self.token = "e2e-admin-token-0123456789abcdef"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import ray
+        from ray import serve
+        from ray.serve.config import HTTPOptions
+
+        os.environ["ZHIJIAN_HOME"] = str(self.home)
+        os.environ["ZHIJIAN_ADMIN_TOKEN"] = self.token
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="WARNING", configure_logging=False)
+        serve.start(http_options=HTTPOptions(host="127.0.0.1", port=self.port,
+                                             request_timeout_s=60),
+                    logging_config={"enable_access_log": False, "log_level": "WARNING"})
+
+    def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point this test's registry at the cluster's home (and token)."""
+        monkeypatch.setenv("ZHIJIAN_HOME", str(self.home))
+        monkeypatch.setenv("ZHIJIAN_ADMIN_TOKEN", self.token)
+
+    def run(self, app, name: str = "zhijian") -> None:
+        from ray import serve
+
+        serve.run(app, name=name, route_prefix="/", logging_config={"enable_access_log": False})
+
+    def stop(self) -> None:
+        import ray
+        from ray import serve
+
+        serve.shutdown()
+        ray.shutdown()
+        os.environ.pop("ZHIJIAN_ADMIN_TOKEN", None)
+
+
+@pytest.fixture(scope="session")
+def ray_serve(tmp_path_factory: pytest.TempPathFactory):
+    """The shared local Ray + Serve of the end-to-end tests (started on first use)."""
+    saved = {k: os.environ.get(k) for k in ("ZHIJIAN_HOME", "ZHIJIAN_ADMIN_TOKEN")}
+    cluster = RayServe(tmp_path_factory.mktemp("ray"))
+    cluster.start()
+    for key, value in saved.items():  # the driver's environment as it was
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    yield cluster
+    cluster.stop()

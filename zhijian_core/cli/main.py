@@ -11,6 +11,7 @@ from zhijian_core.cli.compare import compare
 from zhijian_core.cli.export import export
 from zhijian_core.cli.inspect import data_info, doctor, methods, ptm_info
 from zhijian_core.cli.registry import history, promote, registry_app, rollback
+from zhijian_core.cli.serve import serve
 from zhijian_core.errors import ZhijianError
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(registry_app)
 app.command("promote")(promote)
 app.command("rollback")(rollback)
 app.command("history")(history)
+app.command("serve")(serve)
 
 
 def run() -> None:

@@ -106,14 +106,23 @@ def promote(name: str = typer.Argument(..., help="Model name."),
             reason: str = typer.Option("", "--reason", help="Why; recorded in the audit trail."),
             actor: Optional[str] = typer.Option(None, "--actor", help="Who (default: the OS user).")
             ) -> None:
-    """Point alias --to of model NAME at VERSION after its gates pass; audited and crash-safe."""
-    from zhijian_core.names import check_alias, check_version
-    from zhijian_core.registry import promote as run_promote
+    """Point alias --to of model NAME at VERSION after its gates pass; audited and crash-safe.
 
+    With ZHIJIAN_ADMIN_URL set, the running service's admin API carries it out (the single writer).
+    """
+    from zhijian_core.names import check_alias, check_model_name, check_version
+    from zhijian_core.registry import promote as run_promote
+    from zhijian_core.registry.admin_client import configured_client
+
+    check_model_name(name)
     check_alias(to)
-    check_version(version)
-    decision = run_promote(_registry(name), name, version, to, percent=percent, force=force, reason=reason,
-                           actor=actor)
+    number = check_version(version)
+    client = configured_client()
+    if client is not None:
+        decision = client.promote(name, number, to, percent=percent, force=force, reason=reason)
+    else:
+        decision = run_promote(_registry(name), name, version, to, percent=percent, force=force,
+                               reason=reason, actor=actor)
     prior = f"v{decision.prior_version}" if decision.prior_version else "unset"
     typer.echo(f"{decision.model}: {decision.alias} -> v{decision.version} (was {prior})"
                + (" FORCED" if decision.forced else ""))
@@ -124,10 +133,20 @@ def rollback(name: str = typer.Argument(..., help="Model name."),
              reason: str = typer.Option("", "--reason", help="Why; recorded in the audit trail."),
              actor: Optional[str] = typer.Option(None, "--actor", help="Who (default: the OS user).")
              ) -> None:
-    """Return production to the version it had before the current one; audited."""
-    from zhijian_core.registry import rollback as run_rollback
+    """Return production to the version it had before the current one; audited.
 
-    decision = run_rollback(_registry(name), name, actor=actor, reason=reason)
+    With ZHIJIAN_ADMIN_URL set, the running service's admin API carries it out (the single writer).
+    """
+    from zhijian_core.names import check_model_name
+    from zhijian_core.registry import rollback as run_rollback
+    from zhijian_core.registry.admin_client import configured_client
+
+    check_model_name(name)
+    client = configured_client()
+    if client is not None:
+        decision = client.rollback(name, reason=reason)
+    else:
+        decision = run_rollback(_registry(name), name, actor=actor, reason=reason)
     typer.echo(f"{decision.model}: production -> v{decision.version} (was v{decision.prior_version})")
 
 

@@ -1,0 +1,66 @@
+"""One inference through the gateway: routing, admission, the deadline, and the host call."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+
+from services.errors import DeadlineExceededError
+from services.gateway.admission import Admission
+from services.gateway.config import GatewayConfig
+from services.gateway.fleet import Fleet
+from services.gateway.shadow import Shadow
+from services.host.messages import HostRequest, HostResponse, Target
+from services.protocol.codec import Tensor
+from services.routing import ROUTE_KEY_HEADER, routing_key
+
+
+class Gateway:
+    """What the routes share: config, served models, admission control.
+
+    Args:
+        config: Gateway settings.
+        fleet: The served models.
+    """
+
+    def __init__(self, config: GatewayConfig, fleet: Fleet) -> None:
+        self.config = config
+        self.fleet = fleet
+        self.admission = Admission(config.max_in_flight, config.retry_after_s)
+        self.shadow = Shadow(config.shadow_percent, config.shadow_max_in_flight)
+
+    def deadline(self, requested_s: float | None) -> float:
+        """The deadline of a request: the server's, or the request's when shorter (0: none asked)."""
+        if requested_s:
+            return min(self.config.deadline_s, requested_s)
+        return self.config.deadline_s
+
+    async def infer(self, request: Request, model: str, version: str | None,
+                    inputs: tuple[Tensor, ...], outputs: tuple[str, ...] | None,
+                    oip_id: str | None, timeout_s: float | None) -> HostResponse:
+        """Route, admit and run one inference within its deadline.
+
+        Raises:
+            ServiceError: Unknown model or version, overload (429), deadline (504), or the host's
+                refusal (bad input, not ready).
+        """
+        host = self.fleet.host(model)
+        key = routing_key(request.headers.get(ROUTE_KEY_HEADER), oip_id)
+        if version is not None:
+            target = Target(version=self.fleet.version(version))
+        else:
+            target = self.fleet.target(model, key)
+        deadline = self.deadline(timeout_s)
+        call = HostRequest(request.state.request_id, target, inputs, outputs)
+        async with self.admission.slot(model):
+            try:
+                answer = await asyncio.wait_for(host.infer(call), deadline)
+            except TimeoutError as exc:
+                raise DeadlineExceededError(f"no answer from model '{model}' within {deadline:g} s") \
+                    from exc
+        request.state.batch_size = answer.batch_items
+        if target.alias == "production" and "shadow" in self.fleet.serving.get(model, {}) \
+                and self.shadow.sampled(key):
+            self.shadow.mirror(model, host, call, answer)  # in the background, never awaited here
+        return answer

@@ -1,0 +1,143 @@
+"""The gateway's outer layer (plain ASGI): request ids, the body limit, admin authentication
+before routing, the JSON error answer of last resort, and one JSON access-log line per request.
+
+It runs before FastAPI routes anything, so an oversized ``Content-Length`` is refused before a byte
+of the body is read, and an admin path without a valid token is 401 even when no route matches.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any, Awaitable, Callable
+
+from services.errors import (ForbiddenError, InvalidInputError, PayloadTooLargeError,
+                             UnauthorizedError, error_body, error_headers, public_message,
+                             status_for)
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+REQUEST_ID = "X-Request-Id"
+"""Header carrying the request id (taken from the request when well-formed, else generated)."""
+MODEL_VERSION = "X-Zhijian-Model-Version"
+"""Header naming the version that answered."""
+ADMIN_PREFIX = "/admin"
+ACCESS_LOG = "zhijian.access"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+class GatewayMiddleware:
+    """Wraps the FastAPI app.
+
+    Args:
+        app: The inner ASGI app.
+        admin_token: The admin bearer token.
+        max_body_bytes: Largest accepted body.
+    """
+
+    def __init__(self, app: Callable, admin_token: str, max_body_bytes: int) -> None:
+        self.app = app
+        self._token = admin_token.encode()
+        self._max_body = max_body_bytes
+        self._log = logging.getLogger(ACCESS_LOG)
+
+    def _authenticate(self, scope: Scope) -> None:
+        given = _header(scope, b"authorization")
+        if given is None or not given.startswith("Bearer ") or not given[7:].strip():
+            raise UnauthorizedError("the admin API needs 'Authorization: Bearer <token>'")
+        if not hmac.compare_digest(given[7:].strip().encode(), self._token):
+            raise ForbiddenError("the admin token is not valid")
+
+    def _check_length(self, scope: Scope) -> None:
+        length = _header(scope, b"content-length")
+        if length is None:
+            return
+        if not length.strip().isdigit():
+            raise InvalidInputError(f"Content-Length {length!r} is not a number")
+        if int(length) > self._max_body:
+            raise PayloadTooLargeError(f"the body is {int(length)} bytes, more than the "
+                                       f"{self._max_body} accepted")
+
+    def _limited(self, receive: Receive) -> Receive:
+        """``receive`` that refuses a body growing past the limit (chunked uploads)."""
+        seen = 0
+
+        async def receive_limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self._max_body:
+                    raise PayloadTooLargeError(f"the body is more than the {self._max_body} bytes "
+                                               "accepted")
+            return message
+        return receive_limited
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        given = _header(scope, REQUEST_ID.lower().encode())
+        request_id = given if given is not None and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        answer: dict[str, Any] = {"status": 0, "version": None}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID.lower().encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+                for key, value in headers:
+                    if key.lower() == MODEL_VERSION.lower().encode():
+                        answer["version"] = value.decode()
+            await send(message)
+
+        try:
+            path = scope.get("path", "")
+            if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+                self._authenticate(scope)
+            self._check_length(scope)
+            await self.app(scope, self._limited(receive), send_with_id)
+        except Exception as exc:  # the answer of last resort: JSON, from the one table
+            if answer["status"]:
+                self._log.error("request %s failed after its answer started: %r", request_id, exc)
+            else:
+                await self._error(send_with_id, exc)
+            if status_for(exc) >= 500:
+                self._log.exception("request %s failed", request_id)
+        finally:
+            self._access(scope, state, request_id, answer, start)
+
+    async def _error(self, send: Send, exc: BaseException) -> None:
+        body = error_body(public_message(exc))
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in error_headers(exc).items()]
+        await send({"type": "http.response.start", "status": status_for(exc), "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _access(self, scope: Scope, state: dict, request_id: str, answer: dict, start: float) -> None:
+        route = scope.get("route")
+        params = scope.get("path_params") or {}
+        self._log.info(json.dumps({
+            "request_id": request_id, "method": scope.get("method"),
+            "route": getattr(route, "path", None) or scope.get("path"),
+            "model": params.get("model"), "version": answer["version"],
+            "status": answer["status"], "latency_ms": round((time.perf_counter() - start) * 1000, 3),
+            "batch_size": state.get("batch_size")}))

@@ -1,0 +1,59 @@
+"""The typed application builder: ``services.serve.builder:build_app`` in a Serve config file.
+
+    serve deploy deploy/serve/local.yaml        # on a running cluster
+    zhijian serve                                # locally (starts Ray, builds, runs)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.serve import Application
+
+from services.errors import ServiceError
+from services.serve.config import ServeArgs
+from services.serve.deployments import GatewayDeployment, ModelHostDeployment
+
+
+def served_models(args: ServeArgs) -> list[str]:
+    """The model names to serve: ``args.models``, else every registered model with a production
+    alias (read from the registry now, when the application is built)."""
+    if args.models is not None:
+        return list(args.models)
+    from zhijian_core.registry import Registry
+
+    return sorted(m.name for m in Registry().list_models() if "production" in m.aliases)
+
+
+def deployment_name(model: str) -> str:
+    """The Serve deployment name of ``model``'s host."""
+    return f"host-{model}"
+
+
+def build_app(args: ServeArgs) -> Application:
+    """The application: one host deployment per served model, and the gateway over them.
+
+    Raises:
+        pydantic.ValidationError: Invalid arguments (every problem reported together).
+        ServiceError: There is no model to serve.
+    """
+    if not isinstance(args, ServeArgs):  # Ray validates typed builders' args; Python callers too
+        args = ServeArgs.model_validate(args)
+    models = served_models(args)
+    if not models:
+        raise ServiceError("no model to serve: register a bundle and promote a version to "
+                           "production first (zhijian registry register; zhijian promote)")
+    poll = float(args.gateway.get("poll_interval_s", 30.0))
+    host_settings = args.host.model_dump()
+    hosts = {
+        name: ModelHostDeployment.options(
+            name=deployment_name(name), num_replicas=args.host_replicas,
+            max_ongoing_requests=args.host_ongoing,
+            ray_actor_options={"num_cpus": args.host_num_cpus, "num_gpus": args.host_num_gpus},
+        ).bind(name, host_settings, args.max_batch_size, args.batch_wait_timeout_s, poll)
+        for name in models}
+    return GatewayDeployment.options(
+        name="gateway", num_replicas=args.gateway_replicas,
+        max_ongoing_requests=args.gateway_max_ongoing_requests,
+        ray_actor_options={"num_cpus": args.gateway_num_cpus},
+    ).bind(hosts, dict(args.gateway))

@@ -1,0 +1,72 @@
+"""The typed arguments of the Serve application builder (``services.serve.builder:build_app``).
+
+Everything Ray Serve needs is declared from these, so a Serve config file (and KubeRay's
+``serveConfigV2``) holds the whole topology; no deployment is created at run time. Defaults fit two
+CPUs with room for a hot-swap copy of a model: fractional CPUs, a short batch wait, and
+``max_ongoing_requests`` at least twice ``max_batch_size`` so that batches can fill.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from services.gateway.config import GatewayConfig
+from services.host.config import HostConfig
+from zhijian_core.errors import InvalidNameError
+from zhijian_core.names import check_model_name
+
+
+class ServeArgs(BaseModel):
+    """Arguments of the application builder (strict: an unknown key is an error)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: list[str] | None = None
+    """Model names to serve; ``None``: every registered model that has a ``production`` alias
+    (resolved when the application is built)."""
+    host: HostConfig = HostConfig()
+    """How each model host loads and runs its versions (device, threads, LRU size ...)."""
+    gateway: dict[str, Any] = Field(default_factory=dict)
+    """Gateway settings (fields of ``GatewayConfig`` except the admin token, which replicas read
+    from ``$ZHIJIAN_ADMIN_TOKEN``)."""
+    max_batch_size: PositiveInt = 16
+    """Most requests one ``session.run`` serves (Ray Serve's dynamic batching)."""
+    batch_wait_timeout_s: float = Field(default=0.002, ge=0, le=1)
+    """Longest wait for a batch to fill; Ray's 10 ms default would double a 10 ms model's latency."""
+    host_num_cpus: PositiveFloat = 1.0
+    """CPUs each model-host replica holds (ONNX Runtime threads follow ``host.cpus``)."""
+    host_num_gpus: float = Field(default=0.0, ge=0)
+    """GPUs each model-host replica holds; above 0 the hosts use the CUDA execution provider."""
+    host_replicas: PositiveInt = 1
+    host_max_ongoing_requests: PositiveInt | None = None
+    """Requests a host replica accepts at once (default: twice ``max_batch_size``)."""
+    gateway_num_cpus: PositiveFloat = 0.1
+    gateway_replicas: PositiveInt = 1
+    gateway_max_ongoing_requests: PositiveInt = 512
+
+    @model_validator(mode="after")
+    def _check(self) -> "ServeArgs":
+        for name in self.models or ():
+            try:
+                check_model_name(name)
+            except InvalidNameError as exc:
+                raise ValueError(str(exc)) from exc
+        if "admin_token" in self.gateway:
+            raise ValueError("the admin token is never part of the Serve config: replicas read it "
+                             "from $ZHIJIAN_ADMIN_TOKEN")
+        GatewayConfig(admin_token="x" * 16, **self.gateway)  # field names and types, early
+        if self.host_max_ongoing_requests is not None \
+                and self.host_max_ongoing_requests < 2 * self.max_batch_size:
+            raise ValueError(f"host_max_ongoing_requests ({self.host_max_ongoing_requests}) must be "
+                             f"at least twice max_batch_size ({self.max_batch_size}), or batches "
+                             "never fill")
+        if self.host_num_gpus > 0 and self.host.device != "cuda":
+            raise ValueError("host_num_gpus > 0 needs host.device 'cuda'")
+        return self
+
+    @property
+    def host_ongoing(self) -> int:
+        """``max_ongoing_requests`` of a host replica."""
+        return self.host_max_ongoing_requests or 2 * self.max_batch_size

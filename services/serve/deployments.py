@@ -1,0 +1,123 @@
+"""The two Ray Serve deployments: a model host per served model name, and the gateway ingress.
+
+Neither is created at run time: :func:`services.serve.builder.build_app` declares one
+``host-<name>`` deployment per served model and the gateway holding their handles, so the Serve
+config (and KubeRay's ``serveConfigV2``) carries the whole topology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from ray import serve
+
+from services.environment import check_single_onnxruntime
+from services.errors import ServiceError
+from services.gateway.app import create_app
+from services.gateway.config import GatewayConfig
+from services.gateway.fleet import Fleet
+from services.host.config import HostConfig
+from services.host.messages import HostRequest
+from services.host.model_host import ModelHost
+from services.host.source import RegistrySource
+from services.serve.ray_client import HostFailure, RayHostClient
+
+log = logging.getLogger("zhijian.serve")
+
+
+def _registry() -> Any:
+    from zhijian_core.registry import Registry
+
+    return Registry()
+
+
+@serve.deployment
+class ModelHostDeployment:
+    """Every served version of one model name, behind Ray Serve's dynamic batcher.
+
+    Args:
+        name: The model name.
+        host: The host settings (``HostConfig`` fields).
+        max_batch_size: Most requests per ``session.run``.
+        batch_wait_timeout_s: Longest wait for a batch to fill.
+        poll_interval_s: Seconds between this replica's own reads of the registry's aliases (each
+            replica follows the registry; the gateway's reload reaches one replica at once).
+    """
+
+    async def __init__(self, name: str, host: dict[str, Any], max_batch_size: int,
+                       batch_wait_timeout_s: float, poll_interval_s: float) -> None:
+        check_single_onnxruntime()
+        self._host = ModelHost(name, RegistrySource(_registry()), HostConfig(**host))
+        self._batched.set_max_batch_size(max_batch_size)
+        self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        await self._host.sync()  # load, verify and warm up before the replica is ready
+        self._poller = (asyncio.ensure_future(self._poll(poll_interval_s))
+                        if poll_interval_s > 0 else None)
+
+    async def _poll(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            with contextlib.suppress(ServiceError):  # the registry is down: keep serving
+                await self._host.sync()
+
+    async def check_health(self) -> None:
+        """Ray Serve's health check: unhealthy while production cannot answer."""
+        readiness = await self._host.readiness()
+        if not readiness.ready:
+            raise RuntimeError(f"model '{self._host.name}' is not ready: {readiness.reason}")
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
+    async def _batched(self, requests: list[HostRequest]) -> list[Any]:
+        results = await self._host.infer_batch(requests)
+        return [HostFailure.of(r) if isinstance(r, ServiceError) else r for r in results]
+
+    async def infer(self, request: HostRequest) -> Any:
+        return await self._batched(request)
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(self._host, method)(*args)
+        except ServiceError as exc:
+            return HostFailure.of(exc)
+
+    async def readiness(self, version: int | None = None) -> Any:
+        return await self._call("readiness", version)
+
+    async def metadata(self, version: int | None = None) -> Any:
+        return await self._call("metadata", version)
+
+    async def statistics(self, version: int | None = None) -> Any:
+        return await self._call("statistics", version)
+
+    async def sync(self) -> Any:
+        return await self._call("sync")
+
+    async def __del__(self) -> None:
+        if getattr(self, "_poller", None) is not None:
+            self._poller.cancel()
+        await self._host.close()
+
+
+@serve.deployment
+@serve.ingress()
+class GatewayDeployment:
+    """The HTTP ingress: the gateway's FastAPI application over the hosts' handles.
+
+    Args:
+        hosts: Model name to its host deployment's handle.
+        gateway: Gateway settings (``GatewayConfig`` fields but the token, read from
+            ``$ZHIJIAN_ADMIN_TOKEN`` here; the replica refuses to start without one).
+    """
+
+    async def __init__(self, hosts: dict[str, Any], gateway: dict[str, Any]) -> None:
+        check_single_onnxruntime()
+        self._config = GatewayConfig.from_env(**gateway)
+        self._registry = _registry()
+        self._fleet = Fleet({name: RayHostClient(handle) for name, handle in hosts.items()},
+                            self._registry.canary_percent)
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return create_app(self._config, self._fleet, self._registry)

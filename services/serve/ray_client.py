@@ -1,0 +1,67 @@
+"""The gateway's host client over a Ray Serve DeploymentHandle, and the errors that cross it.
+
+A host's refusals are :class:`services.errors.ServiceError` subclasses. They cross the handle as
+plain :class:`HostFailure` values (class name, message, ``Retry-After``) and are raised again here,
+so the gateway maps them by the one error table exactly as in-process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import services.errors as service_errors
+from services.errors import ServiceError
+from services.host.messages import HostRequest, HostResponse, Readiness
+from services.protocol.models import ModelMetadata
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    """A refused request, as it crosses the handle."""
+
+    error: str
+    message: str
+    retry_after_s: int | None = None
+
+    @classmethod
+    def of(cls, error: ServiceError) -> "HostFailure":
+        return cls(type(error).__name__, str(error), getattr(error, "retry_after_s", None))
+
+    def raise_again(self) -> None:
+        """Raise the original error class (``ServiceError`` for a class this side lacks)."""
+        error_class = getattr(service_errors, self.error, None)
+        if not (isinstance(error_class, type) and issubclass(error_class, ServiceError)):
+            raise ServiceError(self.message)
+        if self.retry_after_s is not None:
+            raise error_class(self.message, self.retry_after_s)  # type: ignore[call-arg]
+        raise error_class(self.message)
+
+
+def unwrap(value: Any) -> Any:
+    """``value``, or raise the error a :class:`HostFailure` carries."""
+    if isinstance(value, HostFailure):
+        value.raise_again()
+    return value
+
+
+class RayHostClient:
+    """:class:`services.host.interface.HostClient` over a model host deployment's handle."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    async def infer(self, request: HostRequest) -> HostResponse:
+        return unwrap(await self._handle.infer.remote(request))
+
+    async def readiness(self, version: int | None = None) -> Readiness:
+        return unwrap(await self._handle.readiness.remote(version))
+
+    async def metadata(self, version: int | None = None) -> ModelMetadata:
+        return unwrap(await self._handle.metadata.remote(version))
+
+    async def statistics(self, version: int | None = None) -> dict[str, Any]:
+        return unwrap(await self._handle.statistics.remote(version))
+
+    async def sync(self) -> dict[str, int]:
+        return unwrap(await self._handle.sync.remote())
