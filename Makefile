@@ -40,7 +40,7 @@ provision:
 	@bash scripts/provision.sh
 
 demo: $(STAMP)
-	@bash scripts/demo.sh
+	@$(PY) scripts/demo.py
 
 test: provision $(STAMP) $(ORT_GPU_STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -63,3 +63,14 @@ lock:
 
 clean-venv:
 	rm -rf $(VENV) $(ORT_GPU_VENV)
+
+# Rules and dashboards live in deploy/; Helm cannot read outside the chart, so copy them into the
+# chart's files/ (tests/deploy/test_chart.py fails while a copy differs).
+.PHONY: sync-chart
+sync-chart:
+	@mkdir -p helm/zhijian/files/rules helm/zhijian/files/dashboards
+	@rm -f helm/zhijian/files/rules/*.yaml helm/zhijian/files/dashboards/*.json
+	@shopt -s nullglob; \
+	  for f in deploy/prometheus/rules/*.yaml; do cp "$$f" helm/zhijian/files/rules/; done; \
+	  for f in deploy/grafana/dashboards/*.json; do cp "$$f" helm/zhijian/files/dashboards/; done
+	@echo "helm/zhijian/files/ now mirrors deploy/prometheus/rules/ and deploy/grafana/dashboards/"

@@ -7,6 +7,7 @@ set -euo pipefail
 # package -> file that proves it is installed
 declare -A NEEDS=(
   [dataset-fashion-mnist]=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+  [prometheus]=/usr/bin/promtool
 )
 
 missing=()

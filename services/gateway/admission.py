@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from services.errors import OverloadedError
+from services.metrics import metrics
 
 
 class Admission:
@@ -32,6 +33,7 @@ class Admission:
         """
         if self.in_flight[model] >= self.limit:
             self.refused[model] += 1
+            metrics().admission_rejections.labels(model).inc()
             raise OverloadedError(f"model '{model}' has {self.limit} requests in flight; retry later",
                                   self.retry_after_s)
         self.in_flight[model] += 1

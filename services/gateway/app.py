@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import FastAPI
@@ -13,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 import zhijian_core
 from services.errors import (InvalidInputError, MethodNotAllowedError, RouteNotFoundError,
@@ -25,6 +26,7 @@ from services.gateway.inference import Gateway
 from services.gateway.middleware import GatewayMiddleware
 from services.gateway.oip import infer_request_schemas, oip_router
 from services.gateway.predict import predict_request_schemas, predict_router
+from services.metrics import CONTENT_TYPE, exposition, metrics
 from services.validation import summary
 
 if TYPE_CHECKING:
@@ -74,6 +76,22 @@ def _install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+GATEWAY_DEPLOYMENT = "gateway"
+"""The ``deployment`` label of the gateway's replica metrics."""
+
+
+def _install_metrics(app: FastAPI) -> None:
+    started = time.monotonic()
+    m = metrics()
+    m.replicas.labels(GATEWAY_DEPLOYMENT).set(1)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Every metric of this node in Prometheus' classic text format (no authentication)."""
+        m.uptime.labels(GATEWAY_DEPLOYMENT).set(time.monotonic() - started)
+        return Response(await asyncio.to_thread(exposition), media_type=CONTENT_TYPE)
+
+
 async def _poll(fleet: Fleet, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
@@ -110,6 +128,7 @@ def create_app(config: GatewayConfig, fleet: Fleet, registry: "Registry | None" 
                     await poller
 
     app = FastAPI(title="ZhiJian serving", version=zhijian_core.__version__, lifespan=lifespan,
+                  redirect_slashes=False,  # a trailing slash is 404 JSON, not a redirect
                   description="Open Inference Protocol v2 (REST), a simple predict route, and the "
                               "admin API. Every error answer is JSON {\"error\": \"...\"}.")
     _install_error_handlers(app)
@@ -123,7 +142,8 @@ def create_app(config: GatewayConfig, fleet: Fleet, registry: "Registry | None" 
         async def reload() -> dict[str, Any]:
             """Have every served model follow its source now."""
             return {"serving": await fleet.refresh(), "errors": dict(fleet.errors)}
+    _install_metrics(app)
     app.add_middleware(GatewayMiddleware, admin_token=config.admin_token.get_secret_value(),
-                       max_body_bytes=config.max_body_bytes)
+                       max_body_bytes=config.max_body_bytes, models=fleet.hosts)
     app.state.gateway = gateway
     return app

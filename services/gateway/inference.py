@@ -12,6 +12,7 @@ from services.gateway.config import GatewayConfig
 from services.gateway.fleet import Fleet
 from services.gateway.shadow import Shadow
 from services.host.messages import HostRequest, HostResponse, Target
+from services.metrics import metrics
 from services.protocol.codec import Tensor
 from services.routing import ROUTE_KEY_HEADER, routing_key
 
@@ -54,11 +55,15 @@ class Gateway:
         deadline = self.deadline(timeout_s)
         call = HostRequest(request.state.request_id, target, inputs, outputs)
         async with self.admission.slot(model):
+            in_flight = metrics().in_flight.labels(model)
+            in_flight.inc()
             try:
                 answer = await asyncio.wait_for(host.infer(call), deadline)
             except TimeoutError as exc:
                 raise DeadlineExceededError(f"no answer from model '{model}' within {deadline:g} s") \
                     from exc
+            finally:
+                in_flight.dec()
         request.state.batch_size = answer.batch_items
         if target.alias == "production" and "shadow" in self.fleet.serving.get(model, {}) \
                 and self.shadow.sampled(key):

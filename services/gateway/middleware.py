@@ -13,11 +13,12 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Collection
 
 from services.errors import (ForbiddenError, InvalidInputError, PayloadTooLargeError,
                              UnauthorizedError, error_body, error_headers, public_message,
                              status_for)
+from services.metrics import NONE, metrics
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -29,6 +30,8 @@ REQUEST_ID = "X-Request-Id"
 MODEL_VERSION = "X-Zhijian-Model-Version"
 """Header naming the version that answered."""
 ADMIN_PREFIX = "/admin"
+METRICS_PATH = "/metrics"
+"""Prometheus' scrape path (left out of the request metrics it serves)."""
 ACCESS_LOG = "zhijian.access"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -47,12 +50,15 @@ class GatewayMiddleware:
         app: The inner ASGI app.
         admin_token: The admin bearer token.
         max_body_bytes: Largest accepted body.
+        models: The served model names (the only values of the ``model`` label).
     """
 
-    def __init__(self, app: Callable, admin_token: str, max_body_bytes: int) -> None:
+    def __init__(self, app: Callable, admin_token: str, max_body_bytes: int,
+                 models: Collection[str] = ()) -> None:
         self.app = app
         self._token = admin_token.encode()
         self._max_body = max_body_bytes
+        self._models = frozenset(models)
         self._log = logging.getLogger(ACCESS_LOG)
 
     def _authenticate(self, scope: Scope) -> None:
@@ -133,11 +139,27 @@ class GatewayMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     def _access(self, scope: Scope, state: dict, request_id: str, answer: dict, start: float) -> None:
+        elapsed = time.perf_counter() - start
         route = scope.get("route")
         params = scope.get("path_params") or {}
         self._log.info(json.dumps({
             "request_id": request_id, "method": scope.get("method"),
             "route": getattr(route, "path", None) or scope.get("path"),
             "model": params.get("model"), "version": answer["version"],
-            "status": answer["status"], "latency_ms": round((time.perf_counter() - start) * 1000, 3),
+            "status": answer["status"], "latency_ms": round(elapsed * 1000, 3),
             "batch_size": state.get("batch_size")}))
+        if scope.get("path") != METRICS_PATH:
+            self._measure(getattr(route, "path", None), params.get("model"), answer, elapsed)
+
+    def _measure(self, route: str | None, model: str | None, answer: dict, elapsed: float) -> None:
+        """The request metrics, with label values from the served set only (never the request's)."""
+        version = answer["version"]
+        labels = (model if model in self._models else NONE,
+                  version if version is not None and version.isdigit() and len(version) <= 10
+                  else NONE, route or NONE)
+        code = str(answer["status"])
+        m = metrics()
+        m.requests.labels(*labels, code).inc()
+        if answer["status"] >= 400:
+            m.request_errors.labels(*labels, code).inc()
+        m.request_duration.labels(*labels).observe(elapsed)

@@ -18,6 +18,7 @@ import numpy as np
 from services.errors import ServiceError
 from services.host.interface import HostClient
 from services.host.messages import HostRequest, HostResponse, Target
+from services.metrics import metrics
 from services.routing import BUCKETS, bucket
 
 log = logging.getLogger("zhijian.shadow")
@@ -84,21 +85,25 @@ class Shadow:
         counters = self.counters.setdefault(model, ShadowCounters())
         if self.in_flight >= self.max_in_flight:
             counters.dropped += 1
+            metrics().shadow_requests.labels(model, "dropped").inc()
             return
         self.in_flight += 1
         counters.sent += 1
+        metrics().shadow_requests.labels(model, "sent").inc()
         copy = HostRequest(request.request_id, Target(alias="shadow"), request.inputs,
                            request.outputs)
-        task = asyncio.get_running_loop().create_task(self._run(counters, host, copy, production))
+        task = asyncio.get_running_loop().create_task(
+            self._run(model, counters, host, copy, production))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, counters: ShadowCounters, host: HostClient, request: HostRequest,
-                   production: HostResponse) -> None:
+    async def _run(self, model: str, counters: ShadowCounters, host: HostClient,
+                   request: HostRequest, production: HostResponse) -> None:
         try:
             answer = await host.infer(request)
         except Exception as exc:  # a shadow copy's failure is counted, never raised
             counters.failed += 1
+            metrics().shadow_requests.labels(model, "failed").inc()
             name = type(exc).__name__
             counters.failures[name] = counters.failures.get(name, 0) + 1
             log.debug("shadow copy of %s failed: %s", request.request_id, name)
@@ -109,6 +114,7 @@ class Shadow:
         if value is not None:
             counters.compared += 1
             counters.agreement_sum += value
+            metrics().shadow_agreement.labels(model, str(answer.version)).observe(value)
 
     def report(self, model: str) -> dict[str, object]:
         """The counters of ``model`` as JSON (zeros before its first copy)."""

@@ -59,6 +59,7 @@ class LoadedVersion:
         signature: Inputs and outputs.
         device: ``cpu`` or ``cuda``: where the session really runs.
         load_seconds: Time from the start of loading to the end of the warm-up.
+        warmup_seconds: Time of the warm-up batch.
     """
 
     def __init__(self, name: str, version: int, manifest: Manifest, session: Any, device: str,
@@ -69,6 +70,7 @@ class LoadedVersion:
         self.signature = Signature.from_manifest(manifest)
         self.device = device
         self.load_seconds = load_seconds
+        self.warmup_seconds = 0.0
         self._session = session
         self._preprocessor = preprocessor
         self._output_names = [o.name for o in session.get_outputs()]
@@ -94,7 +96,9 @@ class LoadedVersion:
             raise NotReadyError(f"version {version} of '{name}' cannot be loaded: {exc}") from exc
         session, device = create_session(Path(path) / MODEL, config)
         loaded = cls(name, version, manifest, session, device, preprocessor, 0.0)
+        warm = time.perf_counter()
         loaded.warm_up(config.warmup_items)
+        loaded.warmup_seconds = time.perf_counter() - warm
         loaded.load_seconds = time.perf_counter() - start
         return loaded
 

@@ -18,10 +18,12 @@ from typing import Any
 
 from services.errors import ServiceError, UnknownModelError, UnknownVersionError
 from services.host.config import HostConfig
-from services.host.loaded import LoadedVersion
+from services.host.loaded import LoadedVersion, RunTiming
 from services.host.messages import HostRequest, HostResponse, Readiness, Target
 from services.host.source import BundleSource
 from services.host.stats import HostCounters, VersionStats
+from services.metrics import CostMeter, Resources, metrics
+from services.metrics.host import observe_batch, observe_load
 from services.protocol.models import ModelMetadata
 from services.protocol.signature import ModelInput
 
@@ -39,13 +41,17 @@ class ModelHost:
         source: Where bundles and aliases come from.
         config: Loading and running settings.
         aliases: The aliases this host follows.
+        meter: The replica's cost meter (default: one holding ``config.cpus`` CPUs, no GPU).
     """
 
     def __init__(self, name: str, source: BundleSource, config: HostConfig = HostConfig(),
-                 aliases: tuple[str, ...] = SERVING_ALIASES) -> None:
+                 aliases: tuple[str, ...] = SERVING_ALIASES,
+                 meter: CostMeter | None = None) -> None:
         self.name = name
         self.config = config
         self.counters = HostCounters()
+        self.meter = meter if meter is not None else CostMeter(name, f"host-{name}",
+                                                               Resources(cpus=config.cpus))
         self._source = source
         self._aliases = aliases
         self._aliased: dict[str, LoadedVersion] = {}
@@ -58,16 +64,20 @@ class ModelHost:
 
     # ---- loading and swapping -----------------------------------------------------------------
     async def _load(self, version: int) -> LoadedVersion:
+        start = time.perf_counter()
         try:
             path = await asyncio.to_thread(self._source.locate, self.name, version)
             loaded = await asyncio.to_thread(LoadedVersion.load, self.name, version, path, self.config)
         except ServiceError:
             self.counters.load_failures += 1
+            observe_load(self.name, time.perf_counter() - start, None)
             raise
         finally:
             self._loading.pop(version, None)
         self.counters.loads += 1
         self.counters.load_seconds_total += loaded.load_seconds
+        observe_load(self.name, loaded.load_seconds, loaded.warmup_seconds)
+        self.meter.hosting(version)
         return loaded
 
     async def _load_once(self, version: int) -> LoadedVersion:
@@ -93,6 +103,7 @@ class ModelHost:
         await old.drain(self.config.drain_timeout_s)
         if not self._in_use(old):
             old.release()
+            self.meter.released(old.version)
 
     async def set_alias(self, alias: str, version: int | None) -> None:
         """Point ``alias`` at ``version`` (``None``: unset it), hot-swapping without failed requests.
@@ -154,17 +165,20 @@ class ModelHost:
             if version in self._lru:
                 self._lru.move_to_end(version)
                 self.counters.cache_hits += 1
+                metrics().lru_lookups.labels(self.name, "hit").inc()
             return found
         if self.config.lru_size == 0:
             raise UnknownVersionError(f"version {version} of '{self.name}' is not served: it has no "
                                       "serving alias and this host keeps no other versions (lru_size 0)")
         self.counters.cache_misses += 1
+        metrics().lru_lookups.labels(self.name, "miss").inc()
         loaded = await self._load_once(version)
         if self._loaded(version) is None:
             self._lru[version] = loaded
             while len(self._lru) > self.config.lru_size:
                 _, evicted = self._lru.popitem(last=False)
                 self.counters.evictions += 1
+                metrics().lru_evictions.labels(self.name).inc()
                 retire = asyncio.ensure_future(self._retire(evicted))
                 self._background.add(retire)
                 retire.add_done_callback(self._background.discard)
@@ -182,8 +196,13 @@ class ModelHost:
         raise UnknownVersionError(f"model '{self.name}' serves no version as {target.alias!r}")
 
     # ---- inference ----------------------------------------------------------------------------
-    async def infer_batch(self, requests: list[HostRequest]) -> list[HostResponse | ServiceError]:
+    async def infer_batch(self, requests: list[HostRequest], queued_s: list[float] | None = None
+                          ) -> list[HostResponse | ServiceError]:
         """Answer a batch of requests: one ``session.run`` per version (and input shape) among them.
+
+        Args:
+            requests: The batch.
+            queued_s: Seconds each request waited for its batch (Ray Serve's batcher), if known.
 
         Returns:
             One answer per request, in order: its response, or the error that refused it.
@@ -215,11 +234,22 @@ class ModelHost:
             items = sum(i.items for i, a in zip(inputs, answers) if not isinstance(a, BaseException))
             self._stats.setdefault(loaded.version, VersionStats()).record(
                 timing, len(indices), failed, items, time.perf_counter_ns() - start)
+            self._observe(loaded, timing, len(indices), failed,
+                          [queued_s[i] for i in indices] if queued_s is not None else [])
             for index, answer in zip(indices, answers):
                 results[index] = answer if isinstance(answer, BaseException) else HostResponse(
                     version=loaded.version, outputs=answer, batch_items=timing.items,
                     task=loaded.manifest.task.kind, labels=loaded.labels)
         return results
+
+    def _observe(self, loaded: LoadedVersion, timing: RunTiming, requests: int, failed: int,
+                 queued_s: list[float]) -> None:
+        """Metrics and cost of one version's share of a batch."""
+        stages = (timing.compute_input_ns / 1e9, timing.compute_infer_ns / 1e9,
+                  timing.compute_output_ns / 1e9)
+        observe_batch(self.name, loaded.version, loaded.device, requests, failed, *stages, queued_s)
+        self.meter.record(loaded.version, sum(stages),
+                          stages[1] if loaded.device == "cuda" else 0.0)
 
     @staticmethod
     async def _run(loaded: LoadedVersion, count: int, inputs: list[ModelInput],
@@ -290,3 +320,4 @@ class ModelHost:
         self._lru.clear()
         for item in loaded:
             await self._retire(item)
+        self.meter.close()

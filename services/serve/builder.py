@@ -11,6 +11,7 @@ from typing import Any
 from ray.serve import Application
 
 from services.errors import ServiceError
+from services.metrics.multiprocess import node_directory, prepare_directory, runtime_env_vars
 from services.serve.config import ServeArgs
 from services.serve.deployments import GatewayDeployment, ModelHostDeployment
 
@@ -45,15 +46,22 @@ def build_app(args: ServeArgs) -> Application:
                            "production first (zhijian registry register; zhijian promote)")
     poll = float(args.gateway.get("poll_interval_s", 30.0))
     host_settings = args.host.model_dump()
+    # Metrics: one multiprocess directory per node, wiped here (once per application start, never
+    # by a replica), named to every replica through its runtime environment.
+    # Ray Serve's in-replica latency settings (ServeArgs.replica_env) go the same way.
+    runtime_env = {"env_vars": {
+        **args.replica_env,
+        **runtime_env_vars(prepare_directory(node_directory(args.metrics_dir)))}}
+    held = {"num_cpus": args.host_num_cpus, "num_gpus": args.host_num_gpus}
     hosts = {
         name: ModelHostDeployment.options(
             name=deployment_name(name), num_replicas=args.host_replicas,
             max_ongoing_requests=args.host_ongoing,
-            ray_actor_options={"num_cpus": args.host_num_cpus, "num_gpus": args.host_num_gpus},
-        ).bind(name, host_settings, args.max_batch_size, args.batch_wait_timeout_s, poll)
+            ray_actor_options={**held, "runtime_env": runtime_env},
+        ).bind(name, host_settings, args.max_batch_size, args.batch_wait_timeout_s, poll, held)
         for name in models}
     return GatewayDeployment.options(
         name="gateway", num_replicas=args.gateway_replicas,
         max_ongoing_requests=args.gateway_max_ongoing_requests,
-        ray_actor_options={"num_cpus": args.gateway_num_cpus},
+        ray_actor_options={"num_cpus": args.gateway_num_cpus, "runtime_env": runtime_env},
     ).bind(hosts, dict(args.gateway))

@@ -2,8 +2,10 @@
 
 Everything Ray Serve needs is declared from these, so a Serve config file (and KubeRay's
 ``serveConfigV2``) holds the whole topology; no deployment is created at run time. Defaults fit two
-CPUs with room for a hot-swap copy of a model: fractional CPUs, a short batch wait, and
-``max_ongoing_requests`` at least twice ``max_batch_size`` so that batches can fill.
+CPUs with room for a hot-swap copy of a model: fractional CPUs, no batch wait (batches form from
+what queues while the previous batch runs), ``max_ongoing_requests`` at least twice
+``max_batch_size`` so that batches can fill, and Ray Serve's in-replica latency knobs
+(:data:`REPLICA_ENV`). docs/serving.md, "Where the time goes", has the measurements behind them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,16 @@ from services.gateway.config import GatewayConfig
 from services.host.config import HostConfig
 from zhijian_core.errors import InvalidNameError
 from zhijian_core.names import check_model_name
+
+REPLICA_ENV: dict[str, str] = {
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+}
+"""Ray Serve settings read by each replica process (part of Ray's documented
+``RAY_SERVE_THROUGHPUT_OPTIMIZED`` mode, without its cluster-wide direct ingress): user code and the
+handles' router on the replica's own event loop instead of threads of their own. The mode's third
+in-replica part, gRPC between replicas, is the gateway's handle option
+(:class:`services.serve.ray_client.RayHostClient`)."""
 
 
 class ServeArgs(BaseModel):
@@ -33,8 +45,11 @@ class ServeArgs(BaseModel):
     from ``$ZHIJIAN_ADMIN_TOKEN``)."""
     max_batch_size: PositiveInt = 16
     """Most requests one ``session.run`` serves (Ray Serve's dynamic batching)."""
-    batch_wait_timeout_s: float = Field(default=0.002, ge=0, le=1)
-    """Longest wait for a batch to fill; Ray's 10 ms default would double a 10 ms model's latency."""
+    batch_wait_timeout_s: float = Field(default=0.0, ge=0, le=1)
+    """Longest wait for a batch to fill after its first request. 0: none; a batch is then every
+    request that queued while the previous batch ran, so batches still grow under load while a
+    lone request never waits (any wait is pure latency at concurrency 1; Ray's 10 ms default would
+    double a 10 ms model's)."""
     host_num_cpus: PositiveFloat = 1.0
     """CPUs each model-host replica holds (ONNX Runtime threads follow ``host.cpus``)."""
     host_num_gpus: float = Field(default=0.0, ge=0)
@@ -45,6 +60,13 @@ class ServeArgs(BaseModel):
     gateway_num_cpus: PositiveFloat = 0.1
     gateway_replicas: PositiveInt = 1
     gateway_max_ongoing_requests: PositiveInt = 512
+    replica_env: dict[str, str] = Field(default_factory=lambda: dict(REPLICA_ENV))
+    """``RAY_SERVE_*`` environment variables of every host and gateway replica (through its
+    ``runtime_env``); ``{}`` keeps Ray's defaults."""
+    metrics_dir: str | None = None
+    """Directory of the Prometheus multiprocess files, the same path on every node (wiped when the
+    application is built); ``None``: ``$PROMETHEUS_MULTIPROC_DIR``, else
+    ``$ZHIJIAN_HOME/metrics``."""
 
     @model_validator(mode="after")
     def _check(self) -> "ServeArgs":
@@ -62,6 +84,10 @@ class ServeArgs(BaseModel):
             raise ValueError(f"host_max_ongoing_requests ({self.host_max_ongoing_requests}) must be "
                              f"at least twice max_batch_size ({self.max_batch_size}), or batches "
                              "never fill")
+        unknown = sorted(key for key in self.replica_env if not key.startswith("RAY_SERVE_"))
+        if unknown:
+            raise ValueError(f"replica_env holds Ray Serve settings only (RAY_SERVE_*), not {unknown}: "
+                             "secrets and other settings come from the nodes' environment")
         if self.host_num_gpus > 0 and self.host.device != "cuda":
             raise ValueError("host_num_gpus > 0 needs host.device 'cuda'")
         return self

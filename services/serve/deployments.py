@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from ray import serve
@@ -23,6 +24,8 @@ from services.host.config import HostConfig
 from services.host.messages import HostRequest
 from services.host.model_host import ModelHost
 from services.host.source import RegistrySource
+from services.metrics import CostMeter, Resources, mark_dead
+from services.metrics.cost import TICK_S
 from services.serve.ray_client import HostFailure, RayHostClient
 
 log = logging.getLogger("zhijian.serve")
@@ -32,6 +35,16 @@ def _registry() -> Any:
     from zhijian_core.registry import Registry
 
     return Registry()
+
+
+def _deployment(default: str) -> str:
+    """This replica's deployment name (``default`` in local testing mode, which has no context)."""
+    from ray.serve.exceptions import RayServeException
+
+    try:
+        return serve.get_replica_context().deployment
+    except RayServeException:
+        return default
 
 
 @serve.deployment
@@ -45,17 +58,30 @@ class ModelHostDeployment:
         batch_wait_timeout_s: Longest wait for a batch to fill.
         poll_interval_s: Seconds between this replica's own reads of the registry's aliases (each
             replica follows the registry; the gateway's reload reaches one replica at once).
+        resources: What the replica holds (``num_cpus``, ``num_gpus``), for cost accounting.
     """
 
     async def __init__(self, name: str, host: dict[str, Any], max_batch_size: int,
-                       batch_wait_timeout_s: float, poll_interval_s: float) -> None:
+                       batch_wait_timeout_s: float, poll_interval_s: float,
+                       resources: dict[str, float] | None = None) -> None:
         check_single_onnxruntime()
-        self._host = ModelHost(name, RegistrySource(_registry()), HostConfig(**host))
+        held = resources or {}
+        meter = CostMeter(name, _deployment(f"host-{name}"),
+                          Resources(cpus=held.get("num_cpus", 1.0), gpus=held.get("num_gpus", 0.0)))
+        self._arrivals: dict[int, float] = {}
+        self._ticker = asyncio.ensure_future(self._tick(meter))
+        self._host = ModelHost(name, RegistrySource(_registry()), HostConfig(**host), meter=meter)
         self._batched.set_max_batch_size(max_batch_size)
         self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
         await self._host.sync()  # load, verify and warm up before the replica is ready
         self._poller = (asyncio.ensure_future(self._poll(poll_interval_s))
                         if poll_interval_s > 0 else None)
+
+    @staticmethod
+    async def _tick(meter: CostMeter) -> None:
+        while True:  # usage and allocation accounted while idle too
+            await asyncio.sleep(TICK_S)
+            meter.tick()
 
     async def _poll(self, interval_s: float) -> None:
         while True:
@@ -71,11 +97,17 @@ class ModelHostDeployment:
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
     async def _batched(self, requests: list[HostRequest]) -> list[Any]:
-        results = await self._host.infer_batch(requests)
+        now = time.perf_counter()
+        queued = [now - self._arrivals.pop(id(r), now) for r in requests]
+        results = await self._host.infer_batch(requests, queued)
         return [HostFailure.of(r) if isinstance(r, ServiceError) else r for r in results]
 
     async def infer(self, request: HostRequest) -> Any:
-        return await self._batched(request)
+        self._arrivals[id(request)] = time.perf_counter()  # the queue stage starts here
+        try:
+            return await self._batched(request)
+        finally:
+            self._arrivals.pop(id(request), None)  # a cancelled request never reached a batch
 
     async def _call(self, method: str, *args: Any) -> Any:
         try:
@@ -98,7 +130,10 @@ class ModelHostDeployment:
     async def __del__(self) -> None:
         if getattr(self, "_poller", None) is not None:
             self._poller.cancel()
+        if getattr(self, "_ticker", None) is not None:
+            self._ticker.cancel()
         await self._host.close()
+        mark_dead()
 
 
 @serve.deployment
@@ -121,3 +156,6 @@ class GatewayDeployment:
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_app(self._config, self._fleet, self._registry)
+
+    def __del__(self) -> None:
+        mark_dead()

@@ -46,10 +46,20 @@ def unwrap(value: Any) -> Any:
 
 
 class RayHostClient:
-    """:class:`services.host.interface.HostClient` over a model host deployment's handle."""
+    """:class:`services.host.interface.HostClient` over a model host deployment's handle.
 
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
+    Args:
+        handle: The host deployment's handle (build the client inside the replica that uses it).
+        direct: Call the host over Ray Serve's direct gRPC channel between replicas (the handle's
+            ``_by_reference=False``, as Ray's ``RAY_SERVE_THROUGHPUT_OPTIMIZED`` mode does) instead
+            of a Ray actor call and an object reference: about 1.5 ms less per call on 2 cores
+            (docs/serving.md, "Where the time goes"). A handle bound into an application keeps the
+            options of the process that built it, so ``RAY_SERVE_USE_GRPC_BY_DEFAULT`` in the
+            replica's environment would not switch it.
+    """
+
+    def __init__(self, handle: Any, direct: bool = True) -> None:
+        self._handle = handle.options(_by_reference=False) if direct else handle
 
     async def infer(self, request: HostRequest) -> HostResponse:
         return unwrap(await self._handle.infer.remote(request))

@@ -219,3 +219,13 @@ def test_the_suite_saw_every_error_status_of_the_table() -> None:
         pytest.skip("checks the answers of the other tests of this module; run them too")
     seen = {status for _, status, _ in ERROR_ANSWERS}
     assert {400, 401, 403, 404, 405, 413, 429, 501, 503, 504} <= seen, seen
+
+
+def test_a_trailing_slash_is_a_json_404_not_a_redirect(versions: dict) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.services.gateways import build_app
+
+    with TestClient(build_app(versions, {"images": {"production": 1}})) as client:
+        answer = client.get("/v2/health/live/", follow_redirects=False)
+        assert answer.status_code == 404 and "error" in answer.json()

@@ -22,6 +22,7 @@ from services.routing import goes_to_canary
 from services.serve.builder import build_app
 from services.serve.config import ServeArgs
 from tests.services.bundles import make_image_bundle, make_text_bundle, png_bytes
+from tests.services.gateways import check_error_answer
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,9 @@ def _post(url: str, body: dict, headers: dict | None = None) -> tuple[int, dict,
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, dict(answer.headers), json.loads(answer.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
+        raw = exc.read()
+        check_error_answer(url, exc.code, raw)  # JSON {"error"} with a status of the table
+        return exc.code, dict(exc.headers), json.loads(raw)
 
 
 def _register(tmp_path: Path, name: str, versions: int, kind: str = "image") -> None:

@@ -36,6 +36,7 @@ def test_each_serve_config_validates(path: Path) -> None:
     ({"models": ["Bad Name"]}, "invalid"),
     ({"host_num_gpus": 1}, "host.device 'cuda'"),
     ({"batch_size": 3}, "batch_size"),
+    ({"replica_env": {"ZHIJIAN_ADMIN_TOKEN": "x" * 20}}, "Ray Serve settings only"),
 ])
 def test_bad_builder_arguments_are_refused_with_the_reason(args: dict, words: str) -> None:
     with pytest.raises(ValidationError, match=words):
