@@ -11,4 +11,6 @@ def test_exported_members() -> None:
         "NamedDataset", "ReadOptions", "Splits", "detect_format", "load_dataset", "load_splits",
         "make_splits", "register_format", "registered_formats", "split_indices",
     ])
-    assert sorted(data.NAMED_DATASETS) == ["airline-tweets", "fashion-mnist"]
+    assert sorted(data.NAMED_DATASETS) == [
+        "airline-tweets", "airline-tweets-airline", "airline-tweets-sentiment", "fashion-mnist",
+        "fashion-mnist-0to4", "fashion-mnist-5to9"]

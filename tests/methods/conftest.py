@@ -126,11 +126,38 @@ class Teachers:
     logits_calls: int = 0
 
 
+TUNED_PREFIX = "run:tuned-"
+
+
+def tuned_model(ptm: LoadedPTM, reference: str, seed: int = 0) -> ReuseClassifier:
+    """``run:tuned-<i>[-<c>classes]``: as if fine-tuned from ``ptm`` (Merger ingredients).
+
+    A copy of ``ptm``'s backbone with every weight moved by seeded noise (seed ``i``), and a
+    seeded head of ``c`` classes (``NUM_CLASSES`` by default); ``ptm`` itself is untouched.
+    """
+    import copy
+    import re
+
+    match = re.fullmatch(re.escape(TUNED_PREFIX) + r"(\d+)(?:-(\d+)classes)?", reference)
+    if match is None:
+        raise KeyError(f"unknown model reference {reference!r}")
+    index, classes = int(match.group(1)), int(match.group(2) or NUM_CLASSES)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1000 * (seed + 1) + index)
+        backbone = copy.deepcopy(ptm.backbone)
+        with torch.no_grad():
+            for param in backbone.parameters():
+                param.add_(0.05 * torch.randn_like(param))
+        model = ReuseClassifier(backbone, classes)
+    return model.eval()
+
+
 def make_context(kind: str, seed: int = 0) -> MethodContext:
     """A context on the tiny ``kind`` PTM whose callables really run the models.
 
     ``load_model`` knows ``run:teacher`` (a random classifier on another draw of the same PTM),
-    ``run:teacher-5-classes`` and ``run:teacher-other-preprocess``.
+    ``run:teacher-5-classes``, ``run:teacher-other-preprocess`` and ``run:tuned-<i>[-<c>classes]``
+    (see :func:`tuned_model`).
     """
     ptm = load_tiny_ptm(f"tiny-{kind}", seed=seed)
     stats = Teachers()
@@ -143,6 +170,8 @@ def make_context(kind: str, seed: int = 0) -> MethodContext:
         return run_eval(module, tensorize(source, data))
 
     def load_model(reference: str) -> tuple[nn.Module, LoadedPTM]:
+        if reference.startswith(TUNED_PREFIX):
+            return tuned_model(ptm, reference, seed), ptm
         source = load_tiny_ptm(f"tiny-{kind}", seed=seed + 1)
         classes = NUM_CLASSES
         if reference == "run:teacher-5-classes":
@@ -161,7 +190,7 @@ def make_context(kind: str, seed: int = 0) -> MethodContext:
     return MethodContext(ptm=ptm, splits=tiny_splits(kind), num_classes=NUM_CLASSES,
                          device=torch.device("cpu"), seed=seed, load_model=load_model,
                          load_ptm=load_tiny_ptm, encode=encode, logits_of=logits_of,
-                         extras={"teachers": stats})
+                         extras={"teachers": stats}, tensors=tensorize)
 
 
 @dataclass

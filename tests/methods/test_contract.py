@@ -20,11 +20,12 @@ import torch.nn.functional as F
 
 from tests.methods.conftest import (KINDS, Prepared, load_tiny_ptm, make_context, prepare_method,
                                     run_eval, tensorize)
+from tests.methods.merger_checks import CLOSED_FORM_CHECKS, OWN_MODULE_CHECKS
 from zhijian_core.data.dataset import Dataset
 from zhijian_core.errors import NotApplicableError
 from zhijian_core.methods.base import Family, MethodConfig, MethodContext, ReuseMethod
-from zhijian_core.methods.registry import BUILTIN_METHODS, create_method
-from zhijian_core.model import ArchitectureConfig, ReuseClassifier
+from zhijian_core.methods.registry import BUILTIN_METHODS, create_method, get_method_class
+from zhijian_core.model import ArchitectureConfig, ReuseClassifier, build_classifier
 
 HEAD = r"^head\."
 BACKBONE = r"^backbone\.model\."
@@ -46,6 +47,8 @@ class Case:
         return f"{self.method}[{extra}]-{self.kind}" if extra else f"{self.method}-{self.kind}"
 
 
+LATE_GRADIENT = r"lora_A|\.branch\.down\."
+"""Parameters whose gradient is zero until a zero-initialised partner has moved (one step)."""
 _NOT_SOURCE_HEAD = r"^(?!backbone\.model\.(head|classifier)\.)"  # timm's ImageNet head stays frozen
 CASES: list[Case] = [
     *(Case("linear_probe", kind, HEAD) for kind in KINDS),
@@ -61,12 +64,66 @@ CASES: list[Case] = [
                              "transfer_size": 0}),
     *(Case("ncm", kind, None) for kind in KINDS),
     Case("ncm", "vit", None, {"normalize": False}),
+    # Merger methods: closed forms and own module kinds are checked in merger_checks.py.
+    *(Case("simpleshot", kind, None) for kind in KINDS),
+    *(Case("knn", kind, None, {"k": 4}) for kind in KINDS),
+    Case("knn", "cnn", None, {"k": 3, "weighting": "uniform"}),
+    *(Case("logit_ensemble", kind, None, {"ingredients": ["run:tuned-1", "run:teacher"]})
+      for kind in KINDS),
+    Case("logit_ensemble", "vit", None, {"ingredients": ["run:tuned-1", "run:tuned-2"],
+                                         "combine": "logits"}),
+    *(Case("soup", kind, None, {"ingredients": ["run:tuned-1", "run:tuned-2"]}) for kind in KINDS),
+    Case("soup", "text", None, {"ingredients": ["run:tuned-1", "run:tuned-2", "run:tuned-3"],
+                                "recipe": "greedy"}),
+    *(Case("wise_ft", kind, None, {"fine_tuned": "run:tuned-1", "alphas": [0.0, 0.5, 1.0]})
+      for kind in KINDS),
+    Case("wise_ft", "cnn", None, {"fine_tuned": "run:tuned-1", "alpha": 0.3}),
+    *(Case(name, kind, None, {"ingredients": ["run:tuned-1", "run:tuned-2-5classes"]})
+      for name in ("task_arithmetic", "ties") for kind in KINDS),
+    Case("ties", "vit", None, {"ingredients": ["run:tuned-2-5classes", "run:tuned-1"],
+                               "task": "run:tuned-1", "density": 0.5, "scaling": 0.7}),
+    *(Case("fisher", kind, None, {"ingredients": ["run:tuned-1", "run:tuned-2-5classes"],
+                                  "fisher_examples": 3}) for kind in KINDS),
+    # Tuner methods (regularizers and distillation; their own tests are tests/methods/test_<name>.py).
+    *(Case("fitnet", kind, _NOT_SOURCE_HEAD, {"teacher": "run:teacher"}) for kind in KINDS),
+    Case("fitnet", "text", ".", {"teacher": "run:teacher", "student": "tiny-text-small",
+                                 "hint_block": 1, "guided_block": 0}),
+    *(Case("rkd", kind, _NOT_SOURCE_HEAD, {"teacher": "run:teacher"}) for kind in KINDS),
+    *(Case("l2sp", kind, _NOT_SOURCE_HEAD) for kind in KINDS),
+    *(Case("delta", kind, _NOT_SOURCE_HEAD) for kind in KINDS),
+    Case("delta", "cnn", _NOT_SOURCE_HEAD, {"attention": False, "blocks": [1, -1]}),
+    *(Case("bss", kind, _NOT_SOURCE_HEAD) for kind in KINDS),
+    Case("bss", "text", _NOT_SOURCE_HEAD, {"k": 2}),
+    *(Case("co_tuning", kind, ".") for kind in ("vit", "cnn")),  # its source head trains too
+    *(Case("refilled", kind, _NOT_SOURCE_HEAD, {"teacher": "run:teacher"}) for kind in KINDS),
+    # Architect methods (their own tests are tests/methods/test_<name>.py).
+    *(Case("bitfit", kind, f"{HEAD}|{_NOT_SOURCE_HEAD}.*\\.bias$") for kind in KINDS),
+    *(Case("ia3", kind, f"{HEAD}|ia3_l") for kind in KINDS),
+    Case("ia3", "vit", f"{HEAD}|ia3_l", {"target_modules": ["qkv", "fc1"],
+                                         "feedforward_modules": ["fc1"]}),
+    *(Case("adapter", kind, f"{HEAD}|\\.adapter\\.|LayerNorm\\.|\\.norm\\d?\\.")
+      for kind in ("text", "vit")),
+    Case("adapter", "vit", f"{HEAD}|\\.adapter\\.", {"bottleneck": 4, "train_layer_norms": False}),
+    *(Case("adaptformer", kind, f"{HEAD}|\\.branch\\.", {"bottleneck": 8})
+      for kind in ("text", "vit")),
+    *(Case("vpt", kind, f"{HEAD}|^backbone\\.prompts\\.tokens$", {"tokens": 3, "deep": deep})
+      for kind in ("text", "vit") for deep in (False, True)),
+    *(Case("ssf", kind, f"{HEAD}|\\.(scale|shift)$") for kind in KINDS),
+    *(Case("ln_tuning", kind, f"{HEAD}|LayerNorm\\.|\\.norm\\d?\\.|\\.bn\\d\\.") for kind in KINDS),
+    *(Case("head2toe", kind, HEAD, {"num_features": 16, "selection_steps": 20}) for kind in KINDS),
+    Case("graft", "text", ".", {"blocks": 1}),
+    # distillation into a graft: the student is the PTM's first block(s) plus a new head
+    Case("kd", "text", ".", {"teacher": "run:teacher", "student_blocks": 1, "transfer_size": 3}),
+    Case("kd", "cnn", _NOT_SOURCE_HEAD,
+         {"teacher": "run:teacher", "student_blocks": 2, "transfer_size": 3}),
+    *(Case("graft", kind, ".", {"blocks": 2}) for kind in ("vit", "cnn")),
 ]
 
 
 def test_table_covers_every_builtin_method_on_every_kind() -> None:
     covered = {(case.method, case.kind) for case in CASES}
-    assert covered == {(name, kind) for name in BUILTIN_METHODS for kind in KINDS}
+    assert covered == {(name, kind) for name in BUILTIN_METHODS for kind in KINDS
+                       if kind in get_method_class(name).applies_to}
 
 
 def _prepared(case: Case) -> Prepared:
@@ -108,8 +165,9 @@ def test_exactly_the_declared_parameters_train_and_get_gradients(case: Case) -> 
         return
     assert trainable, "the pattern must select some parameters"
     grads = _gradients(prepared)
-    # LoRA's B starts at zero, so A has no gradient before the first step: say so, then step.
-    late = {name for name in grads if "lora_A" in name}
+    # LoRA's B (AdaptFormer's up) starts at zero, so A (down) has no gradient before the first
+    # step: say so, then step.
+    late = {name for name in grads if re.search(LATE_GRADIENT, name)}
     assert all(_is_zero(grads[name]) for name in late)
     assert [name for name in trainable - late if _is_zero(grads[name])] == []
     if late:
@@ -122,7 +180,7 @@ def test_exactly_the_declared_parameters_train_and_get_gradients(case: Case) -> 
 def test_one_step_lowers_the_loss(case: Case) -> None:
     prepared = _prepared(case)
     if not prepared.method.trains:
-        _check_nearest_means(prepared)
+        CLOSED_FORM_CHECKS.get(case.method, _check_nearest_means)(prepared)
         return
     with torch.no_grad():
         before = float(_loss(prepared))
@@ -157,6 +215,9 @@ def test_finalize_gives_a_plain_rebuildable_classifier(case: Case) -> None:
         _step(prepared)
     expected = run_eval(prepared.model, prepared.batch)
     final = prepared.method.finalize(prepared.model)
+    if case.method in OWN_MODULE_CHECKS:  # module kinds other than ReuseClassifier
+        OWN_MODULE_CHECKS[case.method](prepared, final, expected)
+        return
 
     assert type(final) is ReuseClassifier
     assert [type(m).__module__ for m in final.modules()
@@ -169,7 +230,7 @@ def test_finalize_gives_a_plain_rebuildable_classifier(case: Case) -> None:
     arch = prepared.method.architecture(prepared.ctx)
     assert ArchitectureConfig.model_validate_json(arch.model_dump_json()) == arch
     skeleton = load_tiny_ptm(arch.ptm, seed=99)  # another draw: the random-init skeleton
-    rebuilt = ReuseClassifier(skeleton.backbone, arch.num_classes, arch.feature_norm)
+    rebuilt = build_classifier(arch, skeleton.backbone)
     assert list(rebuilt.state_dict()) == list(final.state_dict())
     rebuilt.load_state_dict(final.state_dict())
     torch.testing.assert_close(run_eval(rebuilt, prepared.batch), expected, atol=1e-5, rtol=1e-5)
@@ -205,6 +266,24 @@ NOT_APPLICABLE = [
                  id="partial_k-too-deep"),
     *(pytest.param(lambda: create_method("lora", {"target_modules": ["no_such_layer"]}), kind,
                    "no_such_layer", id=f"lora-no-target-{kind}") for kind in KINDS),
+    pytest.param(lambda: create_method("co_tuning"), "text", "source classifier",
+                 id="co_tuning-no-source-classifier"),
+    pytest.param(lambda: create_method("fitnet", {"teacher": "run:teacher", "guided_block": 9}),
+                 "vit", "only 6 block groups", id="fitnet-guided-too-deep"),
+    pytest.param(lambda: create_method("delta", {"blocks": [0, 5]}), "text",
+                 "only 2 block groups", id="delta-block-too-deep"),
+    pytest.param(lambda: create_method("adapter"), "cnn", "attention and MLP sublayers",
+                 id="adapter-cnn"),
+    pytest.param(lambda: create_method("adaptformer"), "cnn", "MLP sublayer",
+                 id="adaptformer-cnn"),
+    *(pytest.param(lambda deep=deep: create_method("vpt", {"deep": deep}), "cnn",
+                   "token sequence", id=f"vpt-cnn-deep={deep}") for deep in (False, True)),
+    *(pytest.param(lambda: create_method("ia3", {"target_modules": ["no_such_layer"]}), kind,
+                   "no_such_layer", id=f"ia3-no-target-{kind}") for kind in KINDS),
+    pytest.param(lambda: create_method("graft", {"blocks": 7}), "vit", "only 6 block groups",
+                 id="graft-too-deep"),
+    pytest.param(lambda: create_method("head2toe", {"num_features": 65}), "text",
+                 "only 64 pooled features", id="head2toe-too-many-features"),
 ]
 
 
@@ -222,6 +301,6 @@ def test_not_applicable_names_method_and_backbone(factory, kind: str, detail: st
 def test_applicable_builtins_do_not_refuse_any_kind() -> None:
     for kind in KINDS:
         ptm = make_context(kind).ptm
-        for name in BUILTIN_METHODS:
-            config = {"teacher": "run:teacher"} if name == "kd" else {}
+        for name in (n for n in BUILTIN_METHODS if kind in get_method_class(n).applies_to):
+            config = next((case.config for case in CASES if case.method == name), {})
             create_method(name, config).check_applicable(ptm)

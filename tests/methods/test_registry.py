@@ -16,6 +16,10 @@ from zhijian_core.model import ArchitectureConfig
 from zhijian_core.train.config import TrainConfig
 
 REQUIRED = {"kd": {"teacher": "run:teacher"}}
+REQUIRED.update({name: {"teacher": "run:teacher"} for name in ("fitnet", "rkd", "refilled")})
+REQUIRED.update({name: {"ingredients": ["run:a", "run:b"]}
+                 for name in ("logit_ensemble", "soup", "task_arithmetic", "ties", "fisher")})
+REQUIRED["wise_ft"] = {"fine_tuned": "run:a"}
 
 
 @pytest.mark.parametrize("name", BUILTIN_METHODS)

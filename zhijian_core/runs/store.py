@@ -105,7 +105,7 @@ class RunStore:
         """Rebuild the finalized module of run ``run_id`` (weights loaded strictly)."""
         from safetensors.torch import load_model
 
-        from zhijian_core.model import ReuseClassifier
+        from zhijian_core.methods.rebuild import read_architecture, rebuild_module
         from zhijian_core.ptm.load import load_ptm
 
         try:
@@ -114,13 +114,11 @@ class RunStore:
         except Exception as exc:
             raise RunStoreError(f"run '{run_id}' has no stored model in {self.tracking_uri}: "
                                 f"{exc}") from exc
-        architecture = ArchitectureConfig.model_validate_json((local / "architecture.json").read_text())
+        architecture = read_architecture((local / "architecture.json").read_text())
         preprocess = _SPEC.validate_json((local / "preprocess.json").read_text())
         label_names = tuple(json.loads((local / "labels.json").read_text()))
         result = RunResult.model_validate_json((local / "result.json").read_text())
-        skeleton = load_ptm(architecture.ptm, pretrained=False)
-        module = ReuseClassifier(skeleton.backbone, architecture.num_classes,
-                                 architecture.feature_norm)
+        module = rebuild_module(architecture, lambda spec: load_ptm(spec, pretrained=False).backbone)
         missing, unexpected = load_model(module, str(local / WEIGHTS), strict=True)
         if missing or unexpected:
             raise RunStoreError(f"run '{run_id}': weights do not match the architecture "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, NonNegativeInt, PositiveFloat
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 
 from zhijian_core.methods.base import MethodConfig
 
@@ -17,6 +17,9 @@ class KDConfig(MethodConfig):
     comparison) or a PTM spec."""
     student: str | None = None
     """PTM spec of the student; ``None`` distils into the comparison's PTM."""
+    student_blocks: PositiveInt | None = None
+    """Distil into a graft: the student PTM cut after its first ``student_blocks`` block groups,
+    plus a new head (see the ``graft`` method); ``None``: the whole student PTM."""
     temperature: PositiveFloat = 4.0
     """Softening temperature ``T`` of both teacher and student softmaxes in the soft term."""
     alpha: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9

@@ -14,6 +14,7 @@ from zhijian_core.methods.kd.config import KDConfig
 from zhijian_core.methods.kd.transfer import preprocessing_difference, with_transfer_set
 from zhijian_core.methods.losses import distillation_loss
 from zhijian_core.methods.registry import register
+from zhijian_core.model import ArchitectureConfig
 from zhijian_core.ptm.loaded import LoadedPTM
 
 
@@ -66,10 +67,23 @@ class KnowledgeDistillation(ReuseMethod):
                               f"{len(ctx.splits.rest)}, or to null for all of them") from exc
 
     def build(self, ctx: MethodContext) -> nn.Module:
-        """The student classifier; all but the PTM's own classifier train."""
+        """The student classifier (a graft with ``student_blocks``); all but the PTM's own
+        classifier train."""
         student = self.target_ptm(ctx)
         self.check_applicable(student)
+        if self.config.student_blocks is not None:
+            from zhijian_core.methods.graft.method import graft_target
+
+            return graft_target(self.name, student, ctx.num_classes, self.config.student_blocks)
         return trainable_copy(student, ctx.num_classes)
+
+    def architecture(self, ctx: MethodContext) -> ArchitectureConfig:
+        """The student's architecture (cut to ``student_blocks`` when distilling into a graft)."""
+        if self.config.student_blocks is None:
+            return super().architecture(ctx)
+        from zhijian_core.methods.graft.method import graft_architecture
+
+        return graft_architecture(self.target_ptm(ctx), ctx.num_classes, self.config.student_blocks)
 
     def prepare(self, model: nn.Module, ctx: MethodContext) -> None:
         """Resolve the teacher, check it fits the student and the task, cache its logits."""

@@ -37,7 +37,8 @@ class EfficientNetLiteBackbone(Backbone):
 
     The forward pass is the library's ``extract_features`` (stem, MBConv blocks with their scaled
     drop-connect rate, head convolution) followed by global average pooling, i.e. the library's
-    ``forward`` without its dropout and ImageNet classifier ``_fc``.
+    ``forward`` without its dropout and ImageNet classifier ``_fc``. Truncated to its first k
+    blocks (a graft), it pools the k-th block's output and the head convolution is dropped.
     """
 
     kind = "cnn"
@@ -45,6 +46,9 @@ class EfficientNetLiteBackbone(Backbone):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__(model, int(model._fc.in_features))
+        self.truncated = False
+        # Drop-connect rates scale with the full network's depth, grafted or not.
+        self.depth = len(model._blocks)
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         model = self.model
@@ -53,20 +57,36 @@ class EfficientNetLiteBackbone(Backbone):
         for idx, block in enumerate(blocks):
             rate = model._global_params.drop_connect_rate
             if rate:
-                rate *= float(idx) / len(blocks)  # the library scales the rate with depth
+                rate *= float(idx) / self.depth  # the library scales the rate with depth
             x = block(x, drop_connect_rate=rate)
-        x = model._swish(model._bn1(model._conv_head(x)))
+        if not self.truncated:
+            x = model._swish(model._bn1(model._conv_head(x)))
         return torch.flatten(model._avg_pooling(x), 1)
 
     def block_groups(self) -> list[nn.Module]:
         return list(self.model._blocks)
 
     def source_classifier(self) -> nn.Module | None:
-        return self.model._fc
+        return None if self.truncated else self.model._fc
 
     def lora_target_modules(self) -> list[str]:
         return [name for name, m in self.model.named_modules()
                 if isinstance(m, nn.Conv2d) and m.groups == 1 and m.kernel_size == (1, 1)]
+
+    def ia3_targets(self) -> tuple[list[str], list[str]]:
+        pointwise = self.lora_target_modules()  # rescaled on their input channels
+        return pointwise, pointwise
+
+    def truncate(self, blocks: int) -> None:
+        count = len(self.model._blocks)
+        if not 1 <= blocks <= count:
+            raise PTMError(f"cannot keep {blocks} block groups of a backbone that has {count}")
+        kept = self.model._blocks[:blocks]
+        self.model._blocks = nn.ModuleList(kept)
+        for name in ("_conv_head", "_bn1", "_fc"):  # they read the last block's channels
+            setattr(self.model, name, nn.Identity())
+        self.feature_dim = int(kept[-1]._project_conv.out_channels)
+        self.truncated = True
 
 
 def lite0_weights_file() -> Path:

@@ -1,0 +1,12 @@
+"""Config of LayerNorm / BatchNorm tuning."""
+
+from __future__ import annotations
+
+from zhijian_core.methods.base import MethodConfig
+
+
+class LNTuningConfig(MethodConfig):
+    """Which parameters train besides the normalisation layers."""
+
+    train_head: bool = True
+    """Whether the new classification head trains with the normalisation layers."""
