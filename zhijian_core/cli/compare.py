@@ -47,6 +47,9 @@ def compare(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for leaderboard.json/.md/.png."),
     store: bool = typer.Option(True, "--store/--no-store", help="Store every run in MLflow."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Run each (method, seed) trial as a Ray task on this cluster ('auto': the local one); in-process without it."),
+    cpus_per_trial: Optional[float] = typer.Option(None, "--cpus-per-trial", help="CPUs of each Ray trial (default 1; needs --ray-address)."),
+    gpus_per_trial: Optional[float] = typer.Option(None, "--gpus-per-trial", help="GPUs of each Ray trial (default 0; needs --ray-address)."),
 ) -> None:
     """Run several reuse methods on one PTM and dataset; write and print the leaderboard."""
     from zhijian_core.experiment.config import load_recipe, parse_experiment
@@ -73,10 +76,21 @@ def compare(
     pre = {"max_length": max_length, "image_size": image_size}
     base["preprocess"] = {**base.get("preprocess", {}), **{k: v for k, v in pre.items() if v is not None}}
     config = parse_experiment(base, str(recipe) if recipe else "from the command line")
-    _run(config, out, store, quiet)
+    _run(config, out, store, quiet, _ray_options(ray_address, cpus_per_trial, gpus_per_trial))
 
 
-def _run(config, out: Optional[Path], store: bool, quiet: bool) -> None:
+def _ray_options(address: Optional[str], cpus: Optional[float], gpus: Optional[float]):
+    """The Ray settings of the command line (``None``: run trials in-process)."""
+    from zhijian_core.experiment.ray_trials import RayOptions
+
+    if address is None:
+        if cpus is not None or gpus is not None:
+            raise ConfigError("--cpus-per-trial and --gpus-per-trial need --ray-address")
+        return None
+    return RayOptions(address, 1.0 if cpus is None else cpus, 0.0 if gpus is None else gpus)
+
+
+def _run(config, out: Optional[Path], store: bool, quiet: bool, ray=None) -> None:
     from zhijian_core.compare.leaderboard import render_text, write_leaderboard
     from zhijian_core.experiment.runner import default_out_dir, run_experiment
     from zhijian_core.experiment.session import Session, resolve_device
@@ -94,10 +108,30 @@ def _run(config, out: Optional[Path], store: bool, quiet: bool) -> None:
 
     typer.echo(f"comparing {len(config.methods)} methods on {config.ptm} / {config.data.dataset} "
                f"over seeds {config.seeds}", err=True)
-    results = run_experiment(config, session, on_result=report)
+    failures: dict[str, str] = {}
+    if ray is None:
+        results = run_experiment(config, session, on_result=report)
+    else:
+        from zhijian_core.experiment.ray_trials import TrialsFailedError, run_experiment_on_ray
+
+        typer.echo(f"trials run as Ray tasks on '{ray.address}' ({ray.cpus_per_trial:g} CPU, "
+                   f"{ray.gpus_per_trial:g} GPU each)", err=True)
+        outcome = run_experiment_on_ray(
+            config, run_store, ray, on_result=report,
+            on_failure=lambda name, error: typer.echo(f"  {name:<24} FAILED: {error}", err=True))
+        results, failures = outcome.results, outcome.failures
+        if not results:
+            raise TrialsFailedError(_failed(failures))
     out_dir = out or default_out_dir(config)
     board = write_leaderboard(results, out_dir, title=f"{config.name}: {config.ptm} on {config.data.dataset}")
     typer.echo(render_text(board))
     typer.echo(f"wrote {out_dir}/leaderboard.json, leaderboard.md, leaderboard.png")
     if run_store is not None:
         typer.echo(f"runs stored in MLflow at {run_store.tracking_uri}")
+    if failures:
+        raise TrialsFailedError(_failed(failures))
+
+
+def _failed(failures: dict[str, str]) -> str:
+    return f"{len(failures)} trial(s) failed: " + "; ".join(f"{name}: {error}"
+                                                          for name, error in failures.items())

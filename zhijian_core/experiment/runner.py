@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -21,7 +22,10 @@ from zhijian_core.errors import ConfigError
 from zhijian_core.experiment.config import ExperimentConfig, RunSpec
 from zhijian_core.experiment.session import Session
 from zhijian_core.methods.registry import create_method
+from zhijian_core.model import ArchitectureConfig
 from zhijian_core.ptm.backbone import trainable_parameter_count
+from zhijian_core.ptm.loaded import LoadedPTM
+from zhijian_core.runs.store import RunStore
 from zhijian_core.train.config import TrainConfig
 from zhijian_core.train.evaluate import measure_latency, predict_logits
 from zhijian_core.train.memory import PeakMemory
@@ -68,8 +72,33 @@ def inference_parameter_count(model: torch.nn.Module) -> int:
     return total - (sum(p.numel() for p in source.parameters()) if source is not None else 0)
 
 
+@dataclass
+class FinishedRun:
+    """A run's result with its finalized module and what a run store needs to keep it."""
+
+    result: RunResult
+    module: torch.nn.Module
+    architecture: ArchitectureConfig
+    target: LoadedPTM
+    label_names: tuple[str, ...]
+
+
 def run_method(spec: RunSpec, seed: int, session: Session) -> RunResult:
     """Run one method for one seed; store and return its result."""
+    return store_run(session.store, execute_run(spec, seed, session))
+
+
+def store_run(store: RunStore | None, run: FinishedRun) -> RunResult:
+    """Store ``run`` (when a store is open); return its result with the run id."""
+    if store is None:
+        return run.result
+    run_id = store.save(run.result, run.module, run.architecture, run.target.preprocess,
+                        run.target.assets_dir, run.label_names)
+    return run.result.model_copy(update={"run_id": run_id})
+
+
+def execute_run(spec: RunSpec, seed: int, session: Session) -> FinishedRun:
+    """Run one method for one seed without storing it (see :func:`run_method`)."""
     config = session.config
     run_data = data_config(config, spec, seed)
     splits = session.splits(run_data)
@@ -119,18 +148,14 @@ def run_method(spec: RunSpec, seed: int, session: Session) -> RunResult:
                 peak_memory_mb=memory.peak_mb, latency_ms_b1=latency * 1000,
                 throughput_b32=min(32, len(test_set)) / batch_seconds)
     result = RunResult(method=method.name, family=method.family.value, ptm=target.spec,
-                       dataset=config.data.dataset, seed=seed, data_fingerprint=splits.fingerprint,
+                       dataset=run_data.dataset, seed=seed, data_fingerprint=splits.fingerprint,
                        quality=quality, val_quality=val_quality, cost=cost,
                        config=method.config.model_dump(mode="json"),
                        train_config=train_cfg.model_dump(mode="json") if method.trains else None,
                        label=spec.label, data_config=run_data.model_dump(mode="json"),
                        ptm_digest=target.digest)
-    if session.store is not None:
-        run_id = session.store.save(result, final, method.architecture(ctx), target.preprocess,
-                                    target.assets_dir, names)
-        result = result.model_copy(update={"run_id": run_id})
     session.finished[spec.display] = (final, target)
-    return result
+    return FinishedRun(result, final, method.architecture(ctx), target, tuple(names))
 
 
 def preflight(config: ExperimentConfig) -> None:
@@ -157,8 +182,6 @@ def _baseline_label(name: str, spec: RunSpec | None) -> str:
 def run_experiment(config: ExperimentConfig, session: Session,
                    on_result: Callable[[RunResult], None] | None = None) -> list[RunResult]:
     """Run every method (and the baselines) for every seed; return all results in order."""
-    from zhijian_core.compare.baselines import run_baseline
-
     preflight(config)
     results: list[RunResult] = []
 
@@ -169,18 +192,30 @@ def run_experiment(config: ExperimentConfig, session: Session,
 
     for seed in config.seeds:
         session.finished.clear()
-        if config.baseline:
-            done: set[str] = set()
-            for spec in [None, *config.methods]:
-                label = _baseline_label("baseline", spec)
-                if label in done:
-                    continue
-                done.add(label)
-                splits: Splits = session.splits(data_config(config, spec, seed))
-                base = run_baseline(splits, seed, config.data.dataset)
-                emit(base.model_copy(update={"label": _baseline_label(base.method, spec)}))
+        for base in run_baselines(config, session, seed):
+            emit(base)
         for spec in config.methods:
             emit(run_method(spec, seed, session))
+    return results
+
+
+def run_baselines(config: ExperimentConfig, session: Session, seed: int) -> list[RunResult]:
+    """The non-PTM baseline on every data config of the experiment (none if it asks for none)."""
+    from zhijian_core.compare.baselines import run_baseline
+
+    results: list[RunResult] = []
+    if not config.baseline:
+        return results
+    done: set[str] = set()
+    for spec in [None, *config.methods]:
+        label = _baseline_label("baseline", spec)
+        if label in done:
+            continue
+        done.add(label)
+        run_data = data_config(config, spec, seed)
+        splits: Splits = session.splits(run_data)
+        base = run_baseline(splits, seed, run_data.dataset)
+        results.append(base.model_copy(update={"label": _baseline_label(base.method, spec)}))
     return results
 
 
