@@ -86,8 +86,9 @@ class ServeArgs(BaseModel):
                              "never fill")
         unknown = sorted(key for key in self.replica_env if not key.startswith("RAY_SERVE_"))
         if unknown:
-            raise ValueError(f"replica_env holds Ray Serve settings only (RAY_SERVE_*), not {unknown}: "
-                             "secrets and other settings come from the nodes' environment")
+            raise ValueError(f"replica_env holds Ray Serve settings only (RAY_SERVE_*), not "
+                             f"{unknown}: secrets and other settings come from the nodes' "
+                             "environment")
         if self.host_num_gpus > 0 and self.host.device != "cuda":
             raise ValueError("host_num_gpus > 0 needs host.device 'cuda'")
         return self

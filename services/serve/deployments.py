@@ -20,6 +20,7 @@ from services.errors import ServiceError
 from services.gateway.app import create_app
 from services.gateway.config import GatewayConfig
 from services.gateway.fleet import Fleet
+from services.gateway.logs import emit_access_lines
 from services.host.config import HostConfig
 from services.host.messages import HostRequest
 from services.host.model_host import ModelHost
@@ -149,6 +150,7 @@ class GatewayDeployment:
 
     async def __init__(self, hosts: dict[str, Any], gateway: dict[str, Any]) -> None:
         check_single_onnxruntime()
+        emit_access_lines()  # one JSON line per request in the replica's log
         self._config = GatewayConfig.from_env(**gateway)
         self._registry = _registry()
         self._fleet = Fleet({name: RayHostClient(handle) for name, handle in hosts.items()},

@@ -179,3 +179,33 @@ def test_cli_promotion_through_the_admin_api_under_load_fails_nothing(
     monkeypatch.setenv("ZHIJIAN_ADMIN_TOKEN", "wrong-token-0123456789abcdef")
     refused = CliRunner().invoke(app, ["rollback", "e2e-swap"])
     assert refused.exit_code != 0 and "answered 403" in str(refused.exception)
+
+
+def test_each_request_is_one_json_line_in_the_replica_log_and_the_token_in_none(
+        served, tmp_path: Path, ray_serve) -> None:
+    import time
+
+    import ray
+
+    _register(tmp_path, "e2e-logs", 1)
+    url = served(models=["e2e-logs"])
+    request_id = f"log-check-{time.time_ns()}"
+    status, headers, _ = _post(f"{url}/v2/models/e2e-logs/infer", PIXELS,
+                               {"X-Request-Id": request_id})
+    assert status == 200 and headers["x-request-id"] == request_id
+    logs = Path(ray._private.worker._global_node.get_logs_dir_path())
+    lines: list[dict] = []
+    for _ in range(100):  # Ray flushes replica stderr to its log files asynchronously
+        for path in logs.rglob("*"):
+            if path.is_file():
+                text = path.read_text(errors="replace")
+                assert ray_serve.token not in text, f"the admin token leaked into {path}"
+                lines += [json.loads(line) for line in text.splitlines()
+                          if request_id in line and line.startswith("{")]
+        if lines:
+            break
+        time.sleep(0.1)
+    (line,) = lines
+    assert line["request_id"] == request_id and line["model"] == "e2e-logs"
+    assert line["status"] == 200 and str(line["version"]) == "1" and line["batch_size"] == 1
+    assert line["route"] == "/v2/models/{model}/infer" and line["latency_ms"] > 0
