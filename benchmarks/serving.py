@@ -74,15 +74,24 @@ def prepare(work: Path) -> None:
     if (work / "texts.json").is_file():
         print(f"reusing the bundle in {work}", flush=True)
         return
-    import torch
-
     from zhijian_core.data.config import DataConfig
     from zhijian_core.export import from_method, write_model_bundle
 
     started = time.perf_counter()
     source = from_method("ncm", "minilm-l6", DataConfig(**DATA))
     write_model_bundle(source, MODEL, work / "bundle")
-    torch.save(source.module.eval(), work / "module.pt")
+    # The PyTorch module for the naive server: weights (safetensors) + the architecture it is
+    # rebuilt from, as stored runs are; never a pickle.
+    from safetensors.torch import save_file
+
+    from zhijian_core.model import ArchitectureConfig
+
+    module = source.module.eval()
+    architecture = ArchitectureConfig(ptm="minilm-l6", num_classes=module.num_classes,
+                                      feature_norm=module.feature_norm)
+    (work / "architecture.json").write_text(architecture.model_dump_json())
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()},
+              str(work / "module.safetensors"))
     (work / "texts.json").write_text(json.dumps(list(source.evaluation.test.inputs)))
     print(f"fitted and exported the MiniLM-L6 ncm bundle in {time.perf_counter() - started:.0f} s",
           flush=True)
@@ -155,7 +164,15 @@ def fastapi_torch_app(work: Path) -> Any:
     from zhijian_core.preprocess import build_preprocessor
 
     torch.set_num_threads(THREADS)
-    module = torch.load(work / "module.pt", weights_only=False).eval()
+    from safetensors.torch import load_file
+
+    from zhijian_core.model import ArchitectureConfig, build_classifier
+    from zhijian_core.ptm.load import load_ptm
+
+    architecture = ArchitectureConfig.model_validate_json((work / "architecture.json").read_text())
+    module = build_classifier(architecture, load_ptm(architecture.ptm, pretrained=False).backbone)
+    module.load_state_dict(load_file(str(work / "module.safetensors")))
+    module.eval()
     manifest = verify_bundle(work / "bundle")
     tokenize = build_preprocessor(manifest.io.preprocess, work / "bundle")
     labels = tuple(manifest.task.labels)
