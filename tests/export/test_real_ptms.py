@@ -77,3 +77,30 @@ def test_efficientnet_lite0_linear_probe_exports_and_images_preprocess_alike(tmp
     assert np.array_equal(from_bytes, served(decoded)["pixel_values"])
     assert float(np.abs(from_bytes - trained).mean()) < 0.1
     assert torch.from_numpy(from_bytes).shape == (64, 3, 64, 64)
+
+
+@pytest.mark.parametrize(("ptm", "data", "preprocess", "methods"), [
+    ("minilm-l6", "airline-tweets", {"max_length": 32},
+     [{"method": "lora", "config": {"r": 4, "alpha": 8}},
+      {"method": "adapter"}, {"method": "graft", "config": {"blocks": 2}}]),
+    ("efficientnet-lite0", "fashion-mnist", {"image_size": 32},
+     [{"method": "ssf"}, {"method": "ia3"}]),
+], ids=["minilm-l6", "efficientnet-lite0"])
+def test_structural_methods_on_real_ptms_export_under_1e4(
+        tmp_path: Path, ptm: str, data: str, preprocess: dict, methods: list[dict]) -> None:
+    """A merged LoRA, inserted adapters, a graft, merged SSF and IA3 on the real backbones: each
+    stored run rebuilds from its architecture and exports with parity under 1e-4."""
+    short = {"epochs": 1, "batch_size": 16}
+    config = parse_experiment({
+        "name": f"real-structural-{ptm}", "ptm": ptm, "seeds": [0], "baseline": False,
+        "preprocess": preprocess,
+        "data": {"dataset": data, "train_size": 32, "val_size": 16, "test_size": 32},
+        "methods": [{**m, "train": short} for m in methods]}, "test")
+    store = RunStore(f"real-structural-{ptm}")
+    results = run_experiment(config, Session(config, store, resolve_device("cpu")))
+    assert [r.method for r in results] == [m["method"] for m in methods]
+    for result in results:
+        out = tmp_path / result.method
+        manifest = write_model_bundle(from_run(result.run_id, store), f"real-{result.method}", out)
+        assert verify_bundle(out) == manifest
+        assert manifest.evidence.parity.max_abs_diff < 1e-4, result.method
