@@ -101,10 +101,11 @@ OpenAPI: {url}/docs""", flush=True)
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     step("1. compare reuse methods (MiniLM-L6, airline tweets)")
     run("compare", "--recipe", "recipes/demo-tweets.yaml", "--out", str(OUT), *sys.argv[1:])
     winner = best_run()
-    step(f"2. export the best run by validation macro-F1: {winner['label']} "
+    step(f"2. export the best run by validation macro-F1: {winner.get('label') or winner['method']} "
          f"(val {winner['val_quality']['macro_f1']:.3f})")
     bundle = OUT / f"bundle-{winner['run_id'][:12]}-{int(time.time())}"
     run("export", "--run", winner["run_id"], "--name", MODEL, "--out", str(bundle),

@@ -7,13 +7,12 @@ from typing import Mapping
 import torch
 from torch import Tensor, nn
 
-from zhijian_core.errors import MethodError
 from zhijian_core.methods.base import Family, MethodContext, trainable_copy
 from zhijian_core.methods.fitnet.config import FitNetConfig
 from zhijian_core.methods.fitnet.hint import build_regressor, hint_loss
 from zhijian_core.methods.hooks import (check_block_indices, middle_block, output_of_block,
                                         position_mask)
-from zhijian_core.methods.losses import distillation_loss
+from zhijian_core.methods.kd.cached import cached_distillation_loss, teacher_logits
 from zhijian_core.methods.registry import register
 from zhijian_core.methods.stage_fit import fit_stage, training_tensors
 from zhijian_core.methods.teachers import TeacherStudentMethod
@@ -86,13 +85,8 @@ class FitNet(TeacherStudentMethod):
         teacher, teacher_ptm = self.resolve_teacher(ctx)
         teacher.to(ctx.device)
         data = self.training_data(ctx)
-        logits = ctx.logits_of(teacher, teacher_ptm, data)
-        if logits.shape != (len(data), ctx.num_classes):
-            raise MethodError(
-                f"method '{self.name}': teacher '{self.config.teacher}' gave logits of shape "
-                f"{tuple(logits.shape)} on {len(data)} examples, but the task has "
-                f"{ctx.num_classes} classes; use a teacher trained on this task's classes")
-        self._teacher_logits = logits.detach().to(ctx.device, torch.float32)
+        self._teacher_logits = teacher_logits(self.name, self.config.teacher, teacher, teacher_ptm,
+                                              ctx, data)
         if self.config.hint_epochs == 0:
             return
         guided, hint = self.blocks(model, teacher, ctx)
@@ -115,12 +109,8 @@ class FitNet(TeacherStudentMethod):
     def loss(self, model: nn.Module, batch: Mapping[str, Tensor], labels: Tensor,
              indices: Tensor) -> Tensor:
         """Stage 2: the distillation objective with the cached teacher logits of the batch."""
-        if self._teacher_logits is None:
-            raise MethodError(f"method '{self.name}': prepare() must run before loss()")
-        teacher = self._teacher_logits[indices.to(self._teacher_logits.device)]
-        student = model(batch)
-        return distillation_loss(student, teacher.to(student.device), labels,
-                                 self.config.temperature, self.config.alpha)
+        return cached_distillation_loss(self.name, self._teacher_logits, model, batch, labels,
+                                        indices, self.config.temperature, self.config.alpha)
 
     def finalize(self, model: nn.Module) -> nn.Module:
         """The student classifier alone, in eval mode (the cached teacher logits are released)."""

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import torch
 from torch import Tensor, nn
 
 from zhijian_core.data.dataset import Dataset
-from zhijian_core.errors import ConfigError, MethodError, NotApplicableError
+from zhijian_core.errors import ConfigError, NotApplicableError
 from zhijian_core.methods.base import Family, MethodContext, ReuseMethod, trainable_copy
+from zhijian_core.methods.kd.cached import cached_distillation_loss, teacher_logits
 from zhijian_core.methods.kd.config import KDConfig
 from zhijian_core.methods.kd.transfer import preprocessing_difference, with_transfer_set
-from zhijian_core.methods.losses import distillation_loss
 from zhijian_core.methods.registry import register
 from zhijian_core.model import ArchitectureConfig
 from zhijian_core.ptm.loaded import LoadedPTM
@@ -96,24 +95,14 @@ class KnowledgeDistillation(ReuseMethod):
                 f"({teacher_ptm.spec}) into student {student.spec}: {difference}. The teacher "
                 "reads the student's input tensors, so choose a teacher and a student whose "
                 "preprocessing is identical")
-        data = self.training_data(ctx)
-        logits = ctx.logits_of(teacher, teacher_ptm, data)
-        if logits.shape != (len(data), ctx.num_classes):
-            raise MethodError(
-                f"method '{self.name}': teacher '{self.config.teacher}' gave logits of shape "
-                f"{tuple(logits.shape)} on {len(data)} examples, but the task has "
-                f"{ctx.num_classes} classes; use a teacher trained on this task's classes")
-        self._teacher_logits = logits.detach().to(ctx.device, torch.float32)
+        self._teacher_logits = teacher_logits(self.name, self.config.teacher, teacher, teacher_ptm,
+                                              ctx, self.training_data(ctx))
 
     def loss(self, model: nn.Module, batch: Mapping[str, Tensor], labels: Tensor,
              indices: Tensor) -> Tensor:
         """The distillation objective, with the cached teacher logits of the batch's examples."""
-        if self._teacher_logits is None:
-            raise MethodError(f"method '{self.name}': prepare() must run before loss()")
-        teacher = self._teacher_logits[indices.to(self._teacher_logits.device)]
-        student = model(batch)
-        return distillation_loss(student, teacher.to(student.device), labels,
-                                 self.config.temperature, self.config.alpha)
+        return cached_distillation_loss(self.name, self._teacher_logits, model, batch, labels,
+                                        indices, self.config.temperature, self.config.alpha)
 
     def finalize(self, model: nn.Module) -> nn.Module:
         """The student classifier alone, in eval mode (the cached teacher logits are released)."""
