@@ -56,9 +56,10 @@ def build_app(args: ServeArgs) -> Application:
     hosts = {
         name: ModelHostDeployment.options(
             name=deployment_name(name), num_replicas=args.host_replicas,
-            max_ongoing_requests=args.host_ongoing,
+            max_ongoing_requests=args.host_ongoing(name),
             ray_actor_options={**held, "runtime_env": runtime_env},
-        ).bind(name, host_settings, args.max_batch_size, args.batch_wait_timeout_s, poll, held)
+        ).bind(name, host_settings, args.batching_of(name).max_batch_size,
+               args.batching_of(name).batch_wait_timeout_s, poll, held)
         for name in models}
     return GatewayDeployment.options(
         name="gateway", num_replicas=args.gateway_replicas,

@@ -30,6 +30,15 @@ in-replica part, gRPC between replicas, is the gateway's handle option
 (:class:`services.serve.ray_client.RayHostClient`)."""
 
 
+class Batching(BaseModel):
+    """Dynamic batching of one model's host (overrides the application's defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_batch_size: PositiveInt
+    batch_wait_timeout_s: float = Field(default=0.0, ge=0, le=1)
+
+
 class ServeArgs(BaseModel):
     """Arguments of the application builder (strict: an unknown key is an error)."""
 
@@ -50,6 +59,9 @@ class ServeArgs(BaseModel):
     request that queued while the previous batch ran, so batches still grow under load while a
     lone request never waits (any wait is pure latency at concurrency 1; Ray's 10 ms default would
     double a 10 ms model's)."""
+    batching: dict[str, Batching] = Field(default_factory=dict)
+    """Per model name, its own batching (a large model wants larger batches than a small one);
+    models not named use ``max_batch_size`` and ``batch_wait_timeout_s``."""
     host_num_cpus: PositiveFloat = 1.0
     """CPUs each model-host replica holds (ONNX Runtime threads follow ``host.cpus``)."""
     host_num_gpus: float = Field(default=0.0, ge=0)
@@ -79,11 +91,16 @@ class ServeArgs(BaseModel):
             raise ValueError("the admin token is never part of the Serve config: replicas read it "
                              "from $ZHIJIAN_ADMIN_TOKEN")
         GatewayConfig(admin_token="x" * 16, **self.gateway)  # field names and types, early
+        for name in self.batching:
+            try:
+                check_model_name(name)
+            except InvalidNameError as exc:
+                raise ValueError(f"batching: {exc}") from exc
+        largest = max([self.max_batch_size, *(b.max_batch_size for b in self.batching.values())])
         if self.host_max_ongoing_requests is not None \
-                and self.host_max_ongoing_requests < 2 * self.max_batch_size:
+                and self.host_max_ongoing_requests < 2 * largest:
             raise ValueError(f"host_max_ongoing_requests ({self.host_max_ongoing_requests}) must be "
-                             f"at least twice max_batch_size ({self.max_batch_size}), or batches "
-                             "never fill")
+                             f"at least twice max_batch_size ({largest}), or batches never fill")
         unknown = sorted(key for key in self.replica_env if not key.startswith("RAY_SERVE_"))
         if unknown:
             raise ValueError(f"replica_env holds Ray Serve settings only (RAY_SERVE_*), not "
@@ -93,7 +110,11 @@ class ServeArgs(BaseModel):
             raise ValueError("host_num_gpus > 0 needs host.device 'cuda'")
         return self
 
-    @property
-    def host_ongoing(self) -> int:
-        """``max_ongoing_requests`` of a host replica."""
-        return self.host_max_ongoing_requests or 2 * self.max_batch_size
+    def batching_of(self, model: str) -> Batching:
+        """The batching of ``model``'s host: its own, else the application's defaults."""
+        return self.batching.get(model) or Batching(max_batch_size=self.max_batch_size,
+                                                    batch_wait_timeout_s=self.batch_wait_timeout_s)
+
+    def host_ongoing(self, model: str) -> int:
+        """``max_ongoing_requests`` of ``model``'s host replicas (twice its batch by default)."""
+        return self.host_max_ongoing_requests or 2 * self.batching_of(model).max_batch_size

@@ -31,7 +31,8 @@ def check_serve_document(document: dict[str, Any]) -> list[ServeArgs]:
         assert builder.__annotations__["args"] in ("ServeArgs", ServeArgs), \
             f"{application.import_path} is not the typed builder"
         args = ServeArgs.model_validate(application.args)
-        assert args.host_ongoing >= 2 * args.max_batch_size
+        assert all(args.host_ongoing(m) >= 2 * args.batching_of(m).max_batch_size
+                   for m in [*(args.models or ()), *args.batching, "any-model"])
         declared = {"gateway"} | {deployment_name(m) for m in args.models or ()}
         for override in application.deployments:
             assert override.name in declared, (
