@@ -4,6 +4,7 @@ the inline Prometheus and Grafana provisioning, and no secret in the file."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,27 @@ def test_prometheus_loads_the_shipped_rules_and_scrapes_the_service(compose: dic
     assert job["static_configs"][0]["targets"] == ["zhijian:8000"]
 
 
+def test_the_compose_prometheus_config_loads_every_shipped_rule_file(compose: dict,
+                                                                      tmp_path: Path) -> None:
+    """promtool checks the inline config with the mounted folder read from the repository: the
+    rule glob finds every file of deploy/prometheus/rules and each parses."""
+    from tests.deploy.promql import promtool
+
+    config = yaml.safe_load(compose["configs"]["prometheus-config"]["content"])
+    mounts = dict((t, s) for s, t in _bind_mounts(compose["services"]["prometheus"]))
+    (rules,) = config["rule_files"]
+    root = next(t for t in mounts if rules.startswith(t + "/"))
+    config["rule_files"] = [str((DEPLOY / mounts[root]).resolve()) + rules[len(root):]]
+    (tmp_path / "compose.yml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([promtool(), "check", "config", str(tmp_path / "compose.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shipped = sorted((DEPLOY / "prometheus/rules").glob("*.yaml"))
+    assert shipped and f"{len(shipped)} rule files found" in result.stdout
+    for path in shipped:
+        assert f"Checking {path}" in result.stdout
+
+
 def test_grafana_is_provisioned_with_the_shipped_dashboards(compose: dict) -> None:
     sources = yaml.safe_load(compose["configs"]["grafana-datasources"]["content"])
     (source,) = sources["datasources"]
@@ -80,6 +102,8 @@ def test_grafana_is_provisioned_with_the_shipped_dashboards(compose: dict) -> No
     path = provider["options"]["path"]
     root = next(t for t in mounts if path.startswith(t + "/"))
     assert (DEPLOY / mounts[root]).resolve() / path[len(root) + 1:] == DEPLOY / "grafana/dashboards"
+    assert sorted(p.name for p in (DEPLOY / "grafana/dashboards").glob("*.json")) == [
+        "cost.json", "overview.json", "releases.json"]
     for folder in ("prometheus", "grafana"):
         assert (DEPLOY / folder / "README.md").is_file()
 
