@@ -1,5 +1,6 @@
 """The gateway's view of the served models: their hosts, the versions serving each alias, and the
-canary percent; and the traffic policy choosing production or canary per request."""
+canary percent; the traffic policy choosing production or canary per request; and the release
+gauges (``zhijian_traffic_percent``, ``zhijian_alias_version``) set whenever that view changes."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import asyncio
 from typing import Callable
 
 from services.errors import ServiceError, UnknownModelError, UnknownVersionError
+from services.gateway.config import GatewayConfig
 from services.host.interface import HostClient
 from services.host.messages import Target
+from services.metrics import metrics
+from services.metrics.catalog import ALIASES
 from services.routing import goes_to_canary
 from zhijian_core.errors import InvalidNameError, ZhijianError
 from zhijian_core.names import check_model_name, check_version
@@ -23,13 +27,18 @@ class Fleet:
     Args:
         hosts: Model name to its host.
         canary_percent: Reads a model's canary percent.
+        shadow_percent: The share of production requests the gateway mirrors to a ``shadow``
+            version (``GatewayConfig.shadow_percent``), for the traffic gauge.
     """
 
-    def __init__(self, hosts: dict[str, HostClient], canary_percent: CanaryPercent) -> None:
+    def __init__(self, hosts: dict[str, HostClient], canary_percent: CanaryPercent,
+                 shadow_percent: float = GatewayConfig.model_fields["shadow_percent"].default
+                 ) -> None:
         self.hosts = hosts
         self.serving: dict[str, dict[str, int]] = {name: {} for name in hosts}
         self.percents: dict[str, int | None] = {name: None for name in hosts}
         self.errors: dict[str, str] = {}
+        self.shadow_percent = shadow_percent
         self._canary_percent = canary_percent
 
     def host(self, model: str) -> HostClient:
@@ -66,8 +75,31 @@ class Fleet:
             return Target(alias="canary")
         return Target(alias="production")
 
+    def split(self, model: str) -> dict[str, float]:
+        """The share of ``model``'s requests each serving alias gets now, in percent: production
+        100 minus the canary's, the canary its percent, the shadow the share mirrored (0 for an
+        alias not served)."""
+        serving = self.serving.get(model, {})
+        canary = (self.percents.get(model) or 0) if "canary" in serving else 0
+        return {"production": float(100 - canary) if "production" in serving else 0.0,
+                "canary": float(canary),
+                "shadow": float(self.shadow_percent) if "shadow" in serving else 0.0}
+
+    def _publish(self, model: str) -> None:
+        """Set the release gauges of ``model`` from the current view."""
+        m = metrics()
+        split = self.split(model)
+        serving = self.serving.get(model, {})
+        for alias in ALIASES:
+            m.traffic_percent.labels(model, alias).set(split[alias])
+            m.alias_version.labels(model, alias).set(serving.get(alias, 0))
+
     async def refresh(self, model: str | None = None) -> dict[str, dict[str, int]]:
-        """Have each host (or ``model``'s) follow the registry now; re-read the canary percents.
+        """Re-read the canary percents, then have each host (or ``model``'s) follow the registry.
+
+        The percent is read first: when a canary is taken out (percent, then alias removed), the
+        gateway stops routing to it before its host drops it, so no request is sent to a canary
+        that is gone.
 
         Returns:
             Model name to alias to serving version.
@@ -75,9 +107,10 @@ class Fleet:
         names = [model] if model is not None else list(self.hosts)
         for name in names:
             try:
-                self.serving[name] = await self.hosts[name].sync()
                 self.percents[name] = await asyncio.to_thread(self._canary_percent, name)
+                self.serving[name] = await self.hosts[name].sync()
                 self.errors.pop(name, None)
             except (ServiceError, ZhijianError) as exc:  # the registry is down: keep serving
                 self.errors[name] = str(exc)
+            self._publish(name)
         return {name: dict(self.serving[name]) for name in names}

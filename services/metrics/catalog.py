@@ -5,7 +5,9 @@ Label values are never taken from a request as given: ``model`` is a served mode
 for a request naming none that is served), ``version`` a version that answered (``""`` when none
 did), ``route`` the route template matched (``""`` when none matched), ``code`` the HTTP status,
 ``device`` ``cpu`` or ``gpu``, ``basis`` ``usage`` or ``allocation``, ``stage`` one of
-:data:`STAGES`, ``outcome`` a fixed word per metric, ``deployment`` a Serve deployment name.
+:data:`STAGES`, ``outcome`` a fixed word per metric, ``deployment`` a Serve deployment name,
+``alias`` one of :data:`ALIASES`, ``arm`` one of :data:`ARMS`, ``decision`` one of
+:data:`CANARY_DECISIONS`, ``check`` one of :data:`CANARY_CHECKS` or ``none``.
 
 The metrics are created on first use of :func:`metrics` (never at import), once per process. When
 ``$PROMETHEUS_MULTIPROC_DIR`` is set in a process before ``prometheus_client`` is imported, every
@@ -25,6 +27,15 @@ STAGES = ("queue", "preprocess", "inference", "postprocess")
 """Stages of an inference inside a model host."""
 NONE = ""
 """Value of a label that has no bounded value for this sample (unknown model, no version)."""
+ALIASES = ("production", "canary", "shadow")
+"""Values of the ``alias`` label: the serving aliases the gateway routes to (as
+:data:`services.host.SERVING_ALIASES`; the host imports these metrics, not the other way)."""
+ARMS = ("production", "canary")
+"""Values of the ``arm`` label: the two sides a canary decision compares."""
+CANARY_DECISIONS = ("hold", "rollback", "promote")
+"""Values of the ``decision`` label."""
+CANARY_CHECKS = ("error_ratio", "p95_latency", "cost_per_1k", "agreement")
+"""Values of the ``check`` label (besides ``none``), in the order the controller reports them."""
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
                    0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -111,6 +122,24 @@ class Metrics:
         self.price = Gauge(f"{n}price_dollars_per_hour", "Price of one device-hour in the "
                            "replicas' price table.", ("device",), multiprocess_mode="livemax",
                            registry=r)
+        # ---- releases: the traffic split and the canary controller -------------------------
+        self.traffic_percent = Gauge(
+            f"{n}traffic_percent", "The gateway's current split of a model's requests, in percent: "
+            "production (100 minus the canary's), canary, and shadow (the share mirrored).",
+            ("model", "alias"), multiprocess_mode="livemax", registry=r)
+        self.alias_version = Gauge(
+            f"{n}alias_version", "The version a serving alias (production, canary, shadow) "
+            "serves; 0 when the alias is unset.", ("model", "alias"), multiprocess_mode="livemax",
+            registry=r)
+        self.canary_decisions = Counter(
+            f"{n}canary_decisions", "Evaluations of the canary controller by decision (hold, "
+            "rollback, promote) and the check that breached (none for a hold or a promote).",
+            ("model", "decision", "check"), registry=r)
+        self.canary_observed = Gauge(
+            f"{n}canary_observed", "Each canary check's value over the controller's last window, "
+            "per arm (production, canary): error_ratio (0-1), p95_latency (seconds), cost_per_1k "
+            "(dollars per 1,000 inferences), agreement (0-1).", ("model", "arm", "check"),
+            multiprocess_mode="livemax", registry=r)
 
 
 _METRICS: Metrics | None = None

@@ -13,7 +13,8 @@ from ray.serve import Application
 from services.errors import ServiceError
 from services.metrics.multiprocess import node_directory, prepare_directory, runtime_env_vars
 from services.serve.config import ServeArgs
-from services.serve.deployments import GatewayDeployment, ModelHostDeployment
+from services.serve.deployments import (CANARY_CONTROLLER, GATEWAY, CanaryControllerDeployment,
+                                       GatewayDeployment, ModelHostDeployment)
 
 
 def served_models(args: ServeArgs) -> list[str]:
@@ -32,7 +33,8 @@ def deployment_name(model: str) -> str:
 
 
 def build_app(args: ServeArgs) -> Application:
-    """The application: one host deployment per served model, and the gateway over them.
+    """The application: one host deployment per served model, the canary controller when
+    ``args.canary`` is set, and the gateway over them.
 
     Raises:
         pydantic.ValidationError: Invalid arguments (every problem reported together).
@@ -61,8 +63,14 @@ def build_app(args: ServeArgs) -> Application:
         ).bind(name, host_settings, args.batching_of(name).max_batch_size,
                args.batching_of(name).batch_wait_timeout_s, poll, held)
         for name in models}
+    controller = None
+    if args.canary is not None:
+        controller = CanaryControllerDeployment.options(
+            name=CANARY_CONTROLLER, num_replicas=1,  # one judge: two would race on the registry
+            ray_actor_options={"num_cpus": args.canary.num_cpus, "runtime_env": runtime_env},
+        ).bind(models, args.canary.model_dump(mode="json"))
     return GatewayDeployment.options(
-        name="gateway", num_replicas=args.gateway_replicas,
+        name=GATEWAY, num_replicas=args.gateway_replicas,
         max_ongoing_requests=args.gateway_max_ongoing_requests,
         ray_actor_options={"num_cpus": args.gateway_num_cpus, "runtime_env": runtime_env},
-    ).bind(hosts, dict(args.gateway))
+    ).bind(hosts, dict(args.gateway), controller)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
+from services.canary.config import CanaryConfig
 from services.gateway.config import GatewayConfig
 from services.host.config import HostConfig
 from zhijian_core.errors import InvalidNameError
@@ -42,7 +43,8 @@ class Batching(BaseModel):
 class ServeArgs(BaseModel):
     """Arguments of the application builder (strict: an unknown key is an error)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A token pasted into ``gateway`` by mistake must not be echoed by the refusal.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     models: list[str] | None = None
     """Model names to serve; ``None``: every registered model that has a ``production`` alias
@@ -79,6 +81,12 @@ class ServeArgs(BaseModel):
     """Directory of the Prometheus multiprocess files, the same path on every node (wiped when the
     application is built); ``None``: ``$PROMETHEUS_MULTIPROC_DIR``, else
     ``$ZHIJIAN_HOME/metrics``."""
+    canary: CanaryConfig | None = None
+    """The automatic canary controller (a ``canary-controller`` deployment of one replica), with
+    its thresholds; ``{}`` turns it on with the defaults, ``None`` (the default) runs none. Off by
+    default because it writes to the registry on its own (rolls canaries back, and promotes them
+    when ``auto_promote`` is set) with thresholds that suit each model differently, and because on
+    a cluster of several nodes it needs ``prometheus_url``, which only the operator knows."""
 
     @model_validator(mode="after")
     def _check(self) -> "ServeArgs":
@@ -90,6 +98,9 @@ class ServeArgs(BaseModel):
         if "admin_token" in self.gateway:
             raise ValueError("the admin token is never part of the Serve config: replicas read it "
                              "from $ZHIJIAN_ADMIN_TOKEN")
+        if "api_key" in self.gateway:
+            raise ValueError("the API key is never part of the Serve config: replicas read it "
+                             "from $ZHIJIAN_API_KEY")
         GatewayConfig(admin_token="x" * 16, **self.gateway)  # field names and types, early
         for name in self.batching:
             try:

@@ -206,8 +206,9 @@ groups:
 def test_rules_and_dashboards_are_shipped_as_data(helm, crds: CrdSchemas, tmp_path: Path) -> None:
     chart = tmp_path / "zhijian"
     shutil.copytree(CHART, chart)
-    (chart / "files/rules").mkdir(parents=True, exist_ok=True)
-    (chart / "files/dashboards").mkdir(parents=True, exist_ok=True)
+    for folder in ("files/rules", "files/dashboards"):  # the shipped files: replaced here
+        shutil.rmtree(chart / folder, ignore_errors=True)
+        (chart / folder).mkdir(parents=True)
     (chart / "files/rules/a.yaml").write_text(RULES)
     (chart / "files/rules/b.yaml").write_text(RULES.replace("zhijian-test", "zhijian-more"))
     dashboard = json.dumps({"title": "ZhiJian {{ not helm }}", "panels": [],
@@ -225,6 +226,42 @@ def test_rules_and_dashboards_are_shipped_as_data(helm, crds: CrdSchemas, tmp_pa
     (chart / "files/rules/c.yaml").write_text("groups: [oops\n")
     with pytest.raises(helm.HelmError, match="c.yaml"):
         render(helm, chart=chart)
+
+
+def test_the_shipped_rules_and_dashboards_are_rendered_as_data(helm, crds: CrdSchemas) -> None:
+    objects = render(helm)
+    rule = one(objects, "PrometheusRule")
+    assert crds.errors(rule) == []
+    rule_files = sorted((ROOT / "deploy/prometheus/rules").glob("*.yaml"))
+    assert rule_files
+    expected = [group for path in rule_files
+                for group in yaml.safe_load(path.read_text())["groups"]]
+    assert rule["spec"]["groups"] == expected
+    configmap = one(objects, "ConfigMap")
+    dashboards = sorted((ROOT / "deploy/grafana/dashboards").glob("*.json"))
+    assert dashboards
+    assert configmap["data"] == {path.name: path.read_text() for path in dashboards}
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert all(json.loads(text)["uid"] for text in configmap["data"].values())
+    kinds = [o["kind"] for o in render(helm, {"monitoring": {"prometheusRule": {"enabled": False},
+                                                             "dashboards": {"enabled": False}}})]
+    assert "PrometheusRule" not in kinds and "ConfigMap" not in kinds
+
+
+def test_the_plain_prometheus_config_scrapes_what_the_pod_monitor_scrapes(helm) -> None:
+    """deploy/prometheus/kubernetes.yaml (Prometheus without the Operator) keeps the pods and the
+    port the chart's PodMonitor selects."""
+    monitor = one(render(helm), "PodMonitor")
+    (job,) = yaml.safe_load((ROOT / "deploy/prometheus/kubernetes.yaml").read_text())[
+        "scrape_configs"]
+    keep = {r["source_labels"][0]: r["regex"] for r in job["relabel_configs"]
+            if r.get("action") == "keep"}
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert keep["__meta_kubernetes_pod_label_app_kubernetes_io_name"] == \
+        selector["app.kubernetes.io/name"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert keep["__meta_kubernetes_pod_container_port_name"] == endpoint["port"]
+    assert job["metrics_path"] == endpoint["path"]
 
 
 def test_without_rule_files_no_prometheus_rule_is_rendered(helm) -> None:
@@ -300,7 +337,7 @@ def test_the_values_schema_types_every_value_and_mirrors_serve_args() -> None:
     args = schema["properties"]["serve"]["properties"]["args"]["properties"]
     assert set(args) == set(ServeArgs.model_fields) - {"models"}
     assert set(args["host"]["properties"]) == set(HostConfig.model_fields)
-    assert set(args["gateway"]["properties"]) == set(GatewayConfig.model_fields) - {"admin_token"}
+    assert set(args["gateway"]["properties"]) == set(GatewayConfig.model_fields) - {"admin_token", "api_key"}
     model = schema["properties"]["serve"]["properties"]["models"]["items"]
     assert model["properties"]["name"]["pattern"] == NAME_PATTERN
     enabled = [schema["properties"]["ingress"]["properties"]["enabled"],

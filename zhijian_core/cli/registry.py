@@ -152,7 +152,8 @@ def rollback(name: str = typer.Argument(..., help="Model name."),
 
 def history(name: str = typer.Argument(..., help="Model name."),
             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Print the audit trail of promotions and rollbacks of model NAME, oldest first."""
+    """Print the audit trail of promotions, rollbacks and canary aborts of model NAME, oldest
+    first (a canary abort with the failed checks it recorded as evidence)."""
     from zhijian_core.registry import history as read_history
 
     records = read_history(_registry(name), name)
@@ -163,7 +164,13 @@ def history(name: str = typer.Argument(..., help="Model name."),
         typer.echo(f"no promotion recorded for '{name}'")
     for r in records:
         prior = f"v{r.prior_version}" if r.prior_version else "unset"
-        extra = f" {r.canary_percent}%" if r.canary_percent is not None else ""
-        typer.echo(f"{r.time}  {r.state:<9} {r.kind:<8} {r.alias} -> v{r.target_version}{extra} "
+        if r.target_version is None:
+            target = "unset 0%"
+        else:
+            target = f"v{r.target_version}" + (f" {r.canary_percent}%" if r.canary_percent is not None
+                                               else "")
+        typer.echo(f"{r.time}  {r.state:<9} {r.kind:<8} {r.alias} -> {target} "
                    f"(was {prior})  by {r.actor}" + ("  FORCED" if r.forced else "")
                    + (f"  reason: {r.reason}" if r.reason else ""))
+        if r.kind == "canary_abort":
+            typer.echo("\n".join(_gate_lines([g for g in r.gates if g.status == "failed"])))

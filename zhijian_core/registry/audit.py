@@ -3,7 +3,9 @@
 A record is written ``pending`` before the alias moves and marked ``committed`` after; a refused
 promotion is written ``refused``. A ``pending`` record left by a writer that died is reconciled under
 the writer lock: ``committed`` when the alias points at its target (and, for a canary, the canary
-percent is the record's), ``aborted`` otherwise, restoring the prior canary percent.
+percent is the record's), ``aborted`` otherwise, restoring the prior canary percent. A canary abort
+(kind ``canary_abort``) has no target: its alias and percent are removed, so it is ``committed``
+when the canary alias is unset.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
 AUDIT_EXPERIMENT = "zhijian-audit"
 """Experiment holding one run per promotion decision."""
 AuditState = Literal["pending", "committed", "aborted", "refused"]
+AuditKind = Literal["promote", "rollback", "canary_abort"]
+"""``promote`` and ``rollback`` point an alias at a version; ``canary_abort`` takes the canary out
+of traffic (alias and percent removed)."""
 _T = "zhijian.audit."
 _RUN_STATUS = {"committed": "FINISHED", "aborted": "KILLED", "refused": "FAILED"}
 
@@ -35,13 +40,14 @@ class Draft(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str
-    kind: Literal["promote", "rollback"]
+    kind: AuditKind
     alias: str
-    target_version: int
+    target_version: int | None
+    """Version the alias points at after the decision (``None``: the alias is removed)."""
     prior_version: int | None
     """Version the alias pointed at before (``None``: unset)."""
     canary_percent: int | None = None
-    """Traffic percent set with a ``canary`` alias."""
+    """Traffic percent set with a ``canary`` alias (``None`` with a canary abort: removed)."""
     prior_canary_percent: int | None = None
     actor: str
     reason: str = ""
@@ -49,7 +55,8 @@ class Draft(BaseModel):
 
 
 class AuditRecord(Draft):
-    """One promotion or rollback decision as recorded (a :class:`Draft` plus its record fields)."""
+    """One promotion, rollback or canary abort as recorded (a :class:`Draft` plus its record
+    fields)."""
 
     record_id: str
     """MLflow run id of the record."""
@@ -71,11 +78,13 @@ def _int(value: str | None) -> int | None:
 
 def write(registry: "Registry", draft: Draft, gates: list[GateResult], state: AuditState) -> AuditRecord:
     """Write ``draft`` as a new record in ``state`` (its run stays open while ``pending``)."""
-    model, alias, target_version = draft.model, draft.alias, draft.target_version
+    model, alias = draft.model, draft.alias
+    target = "unset" if draft.target_version is None else f"v{draft.target_version}"
     now = time.time_ns()
     stamp = datetime.fromtimestamp(now / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds")
     tags = {_T + "model": model, _T + "kind": draft.kind, _T + "alias": alias,
-            _T + "target_version": str(target_version), _T + "prior_version": _opt(draft.prior_version),
+            _T + "target_version": _opt(draft.target_version),
+            _T + "prior_version": _opt(draft.prior_version),
             _T + "canary_percent": _opt(draft.canary_percent),
             _T + "prior_canary_percent": _opt(draft.prior_canary_percent),
             _T + "actor": draft.actor, _T + "reason": draft.reason,
@@ -84,7 +93,7 @@ def write(registry: "Registry", draft: Draft, gates: list[GateResult], state: Au
             _T + "gates": json.dumps([g.model_dump(mode="json") for g in gates])}
     client = registry.client
     run = client.create_run(registry.experiment_id(AUDIT_EXPERIMENT),
-                            run_name=f"{model}:{alias}->v{target_version}",
+                            run_name=f"{model}:{alias}->{target}",
                             tags={key: value for key, value in tags.items() if value != ""})
     if state in _RUN_STATUS:
         client.set_terminated(run.info.run_id, _RUN_STATUS[state])
@@ -102,7 +111,7 @@ def _record(run) -> AuditRecord:
     tags = run.data.tags
     return AuditRecord(
         record_id=run.info.run_id, model=tags[_T + "model"], kind=tags[_T + "kind"],
-        alias=tags[_T + "alias"], target_version=int(tags[_T + "target_version"]),
+        alias=tags[_T + "alias"], target_version=_int(tags.get(_T + "target_version")),
         prior_version=_int(tags.get(_T + "prior_version")),
         canary_percent=_int(tags.get(_T + "canary_percent")),
         prior_canary_percent=_int(tags.get(_T + "prior_canary_percent")),
@@ -156,13 +165,19 @@ def _settle(registry: "Registry", record: AuditRecord) -> AuditRecord:
         percent_tag = registry.model_tags(record.model).get(CANARY_PERCENT)
     except ModelNotFoundError:
         return set_state(registry, record, "aborted")
-    percent_ok = record.alias != CANARY or percent_tag == _opt(record.canary_percent)
-    if current == record.target_version and percent_ok:
+    # a canary abort removes the tag: no tag is its percent (``None``), as "10" is 10's
+    percent_is_record = _tag_percent(percent_tag) == record.canary_percent
+    if current == record.target_version and (record.alias != CANARY or percent_is_record):
         return set_state(registry, record, "committed")
-    if record.alias == CANARY and percent_tag == _opt(record.canary_percent):
+    if record.alias == CANARY and percent_is_record:
         prior = record.prior_canary_percent
         registry.set_model_tag(record.model, CANARY_PERCENT, None if prior is None else str(prior))
     return set_state(registry, record, "aborted")
+
+
+def _tag_percent(tag: str | None) -> int | str | None:
+    """The canary percent tag as a number (a malformed one stays a string and matches nothing)."""
+    return int(tag) if tag is not None and tag.isdigit() else tag
 
 
 def reconcile_pending(registry: "Registry", model: str | None = None) -> list[AuditRecord]:

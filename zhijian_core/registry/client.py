@@ -167,6 +167,11 @@ class Registry:
         """Point ``alias`` at ``version`` (the commit point of a promotion)."""
         self.client.set_registered_model_alias(name, check_alias(alias), str(check_version(version)))
 
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias`` of ``name`` (nothing happens when it is unset)."""
+        if check_alias(alias) in self.aliases(name):
+            self.client.delete_registered_model_alias(name, alias)
+
     def set_model_tag(self, name: str, key: str, value: str | None) -> None:
         """Set (or with ``None`` delete) a registered-model tag."""
         if value is None:
