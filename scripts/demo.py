@@ -84,7 +84,8 @@ With the real Triton client (pip install 'tritonclient[http]'):
     print(client.infer("{MODEL}", [text]).as_numpy("probabilities"))
 
 Admin API: curl -H "Authorization: Bearer $(cat .zhijian/admin-token)" {url}/admin/models
-OpenAPI: {url}/docs""", flush=True)
+OpenAPI: {url}/docs
+Dashboard (live latency, throughput, errors, cost, traffic split): {url}/dashboard""", flush=True)
         keep = os.environ.get("DEMO_KEEP_SERVING", "1") != "0" and sys.stdin.isatty()
         if keep:
             print("\nserving until Ctrl-C", flush=True)

@@ -8,6 +8,7 @@ set -euo pipefail
 declare -A NEEDS=(
   [dataset-fashion-mnist]=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
   [prometheus]=/usr/bin/promtool
+  [chromium]=/usr/bin/chromium
 )
 
 missing=()

@@ -14,8 +14,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.metrics.catalog import metrics
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """The environment variable naming the directory of the multiprocess files."""
@@ -88,17 +92,24 @@ def prune_dead(path: Path) -> list[int]:
     return dead
 
 
-def exposition() -> bytes:
-    """Every metric of this node (all processes aggregated in multiprocess mode, else this
-    process's) in the classic text format."""
-    from prometheus_client import CollectorRegistry, generate_latest
-
+def node_registry() -> "CollectorRegistry":
+    """Every metric of this node: all processes aggregated in multiprocess mode (the live gauges
+    of dead processes dropped first), else this process's own registry. What ``/metrics`` and
+    ``/dashboard/data`` read."""
     path = directory()
     if path is None:
-        return generate_latest(metrics().registry)
+        return metrics().registry
+    from prometheus_client import CollectorRegistry
     from prometheus_client.multiprocess import MultiProcessCollector
 
     prune_dead(path)
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(path))
-    return generate_latest(registry)
+    return registry
+
+
+def exposition() -> bytes:
+    """Every metric of this node (:func:`node_registry`) in the classic text format."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(node_registry())

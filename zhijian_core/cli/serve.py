@@ -63,6 +63,8 @@ def serve(
         url = started.url
         typer.echo(f"endpoints: {url}/v2 (Open Inference Protocol v2), {url}/v1/models/NAME:predict, "
                    f"{url}/admin/ (bearer token), {url}/docs")
+        typer.echo(f"dashboard: {url}/dashboard (live latency, throughput, errors, cost); "
+                   f"Prometheus metrics: {url}/metrics")
         if started.token_file is not None:
             typer.echo(f"admin token (generated for local development): {started.token_file}")
         typer.echo("press Ctrl-C to stop")
