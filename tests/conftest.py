@@ -98,3 +98,23 @@ def ray_serve(tmp_path_factory: pytest.TempPathFactory):
             os.environ[key] = value
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(ray_serve, tmp_path_factory: pytest.TempPathFactory):
+    """A real Prometheus (Debian's package) on 127.0.0.1 and a free port, for the whole session:
+    it scrapes the shared Ray Serve's ``/metrics`` every second and evaluates
+    ``deploy/prometheus/rules/*.yaml`` every second (see tests/e2e_prometheus/server.py)."""
+    from tests.e2e_prometheus.server import BINARY, PrometheusServer, which
+
+    binary = which(BINARY)
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus is missing: scripts/provision.sh installs Debian's prometheus")
+        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"),
+                              target=ray_serve.url.removeprefix("http://"), port=free_port(),
+                              binary=binary)
+    server.start()
+    yield server
+    server.stop()
