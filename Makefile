@@ -14,7 +14,7 @@ ORT_GPU_VENV := .venv-ort-gpu
 ORT_GPU_STAMP := $(ORT_GPU_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test soak benchmark lock provision venv ort-gpu-env clean-venv
+.PHONY: demo test soak benchmark audit lock provision venv ort-gpu-env clean-venv
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,17 @@ soak: provision $(STAMP)
 
 benchmark: $(STAMP)
 	@$(PY) -m benchmarks.reuse $(BENCH_ARGS)
+
+# Known vulnerabilities of every pinned package of the lock files (PyPI's advisory data; needs the
+# network). --strict: a package that could not be audited fails the target instead of passing
+# silently. See docs/reliability.md for the last result.
+AUDIT_LOCKS ?= requirements/cpu.txt requirements/cpu-serve.txt requirements/gpu-serve.txt requirements/gpu-train.txt
+audit: $(STAMP)
+	@rc=0; for lock in $(AUDIT_LOCKS); do \
+	  echo "== pip-audit $$lock"; \
+	  $(VENV)/bin/pip-audit -r $$lock --no-deps --disable-pip --strict --progress-spinner off \
+	    $(AUDIT_ARGS) || rc=1; \
+	done; exit $$rc
 
 # Regenerate the pinned lock files (requirements/*.txt) from a fresh resolution.
 lock:

@@ -21,6 +21,7 @@ from services.errors import (InvalidInputError, MethodNotAllowedError, RouteNotF
                              ServiceError, error_headers, public_message, status_for)
 from services.gateway.admin import admin_router
 from services.gateway.config import GatewayConfig
+from services.gateway.dashboard import dashboard_router
 from services.gateway.fleet import Fleet
 from services.gateway.inference import Gateway
 from services.gateway.middleware import GatewayMiddleware
@@ -143,7 +144,9 @@ def create_app(config: GatewayConfig, fleet: Fleet, registry: "Registry | None" 
             """Have every served model follow its source now."""
             return {"serving": await fleet.refresh(), "errors": dict(fleet.errors)}
     _install_metrics(app)
+    app.include_router(dashboard_router(gateway))
     app.add_middleware(GatewayMiddleware, admin_token=config.admin_token.get_secret_value(),
-                       max_body_bytes=config.max_body_bytes, models=fleet.hosts)
+                       max_body_bytes=config.max_body_bytes, models=fleet.hosts,
+                       api_key=None if config.api_key is None else config.api_key.get_secret_value())
     app.state.gateway = gateway
     return app

@@ -9,23 +9,39 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, S
 
 ADMIN_TOKEN_ENV = "ZHIJIAN_ADMIN_TOKEN"
 """Environment variable holding the admin bearer token."""
+API_KEY_ENV = "ZHIJIAN_API_KEY"
+"""Environment variable holding the data plane's API key (unset or empty: no key needed)."""
 MIN_TOKEN_LENGTH = 16
 
 
 class GatewayConfig(BaseModel):
     """How the gateway validates, admits, times out and authenticates requests."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A too-short token or key must not be echoed by the refusal.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     admin_token: SecretStr = Field(min_length=MIN_TOKEN_LENGTH)
     """Bearer token of the admin API (at least 16 characters; the service refuses to start without
     one, and never logs it)."""
+    api_key: SecretStr | None = Field(default=None, min_length=MIN_TOKEN_LENGTH)
+    """Bearer key of the data plane (``/v1/`` and ``/v2`` but ``/v2/health/``), at least 16
+    characters; ``None``: open. Health, ``/metrics`` and the admin API (its own token) never take
+    it. Compared in constant time and never logged."""
     max_body_bytes: PositiveInt = 16 * 1024 * 1024
     """Largest accepted request body; a larger ``Content-Length`` is refused (413) before reading."""
     deadline_s: PositiveFloat = 10.0
     """Longest time an inference may take (a request's ``parameters.timeout`` can only shorten it)."""
     max_in_flight: PositiveInt = 64
-    """Requests in flight per model before new ones get 429 (admission control)."""
+    """Requests in flight per model before new ones get 429 (admission control), whatever the
+    model's speed."""
+    max_queue_s: float = Field(default=1.0, ge=0, le=60)
+    """Also 429 when a model's requests in flight would take longer than this to drain at its
+    measured completion rate (0: only ``max_in_flight``); bounds queueing for slow models, and
+    the backlog left when an overload ends."""
+    min_in_flight: PositiveInt = 32
+    """Requests in flight per model that are always admitted, whatever the measured rate: a burst
+    after an idle spell, before any rate is measured, up to what a host's batcher takes at once
+    (twice the default ``max_batch_size``)."""
     retry_after_s: PositiveInt = 1
     """``Retry-After`` seconds of a 429 answer."""
     shadow_percent: float = Field(default=100.0, ge=0, le=100)
@@ -37,9 +53,13 @@ class GatewayConfig(BaseModel):
 
     @classmethod
     def from_env(cls, **settings: object) -> "GatewayConfig":
-        """The config with the admin token from ``$ZHIJIAN_ADMIN_TOKEN`` (other fields as given).
+        """The config with the admin token from ``$ZHIJIAN_ADMIN_TOKEN`` and the API key from
+        ``$ZHIJIAN_API_KEY`` (unset or empty: none); other fields as given.
 
         Raises:
-            pydantic.ValidationError: The token is missing or shorter than 16 characters.
+            pydantic.ValidationError: The token is missing or shorter than 16 characters, or the
+                API key is set but shorter than 16 characters.
         """
-        return cls(admin_token=SecretStr(os.environ.get(ADMIN_TOKEN_ENV, "")), **settings)
+        api_key = os.environ.get(API_KEY_ENV, "")
+        return cls(admin_token=SecretStr(os.environ.get(ADMIN_TOKEN_ENV, "")),
+                   api_key=SecretStr(api_key) if api_key else None, **settings)

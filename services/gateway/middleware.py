@@ -1,8 +1,11 @@
-"""The gateway's outer layer (plain ASGI): request ids, the body limit, admin authentication
-before routing, the JSON error answer of last resort, and one JSON access-log line per request.
+"""The gateway's outer layer (plain ASGI): request ids, the body limit, admin and API-key
+authentication before routing, the JSON error answer of last resort, and one JSON access-log line
+per request.
 
 It runs before FastAPI routes anything, so an oversized ``Content-Length`` is refused before a byte
-of the body is read, and an admin path without a valid token is 401 even when no route matches.
+of the body is read, and an admin path without a valid token is 401 even when no route matches. With
+an API key configured, the same holds for the data plane (every path under ``/v1/`` and ``/v2``
+except ``/v2/health/``); health, ``/metrics`` and the OpenAPI document stay open.
 """
 
 from __future__ import annotations
@@ -32,8 +35,25 @@ MODEL_VERSION = "X-Zhijian-Model-Version"
 ADMIN_PREFIX = "/admin"
 METRICS_PATH = "/metrics"
 """Prometheus' scrape path (left out of the request metrics it serves)."""
+DASHBOARD_PATH = "/dashboard"
+"""The built-in dashboard page."""
+DASHBOARD_DATA_PATH = "/dashboard/data"
+"""What the dashboard page polls."""
+UNMEASURED_PATHS = frozenset({METRICS_PATH, DASHBOARD_PATH, DASHBOARD_DATA_PATH})
+"""Monitoring paths left out of the request metrics (their polling would show as traffic)."""
+DATA_PREFIXES = ("/v1/", "/v2")
+"""Paths that need the API key when one is configured ..."""
+OPEN_PREFIXES = ("/v2/health/",)
+"""... except these (liveness and readiness probes)."""
 ACCESS_LOG = "zhijian.access"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also takes "²", which int() refuses
+
+
+def needs_api_key(path: str) -> bool:
+    """Whether ``path`` is on the data plane that a configured API key protects."""
+    data = path == "/v2" or path.startswith(DATA_PREFIXES)
+    return data and not path.startswith(OPEN_PREFIXES)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -51,31 +71,37 @@ class GatewayMiddleware:
         admin_token: The admin bearer token.
         max_body_bytes: Largest accepted body.
         models: The served model names (the only values of the ``model`` label).
+        api_key: The data plane's bearer key; ``None`` leaves the data plane open.
     """
 
     def __init__(self, app: Callable, admin_token: str, max_body_bytes: int,
-                 models: Collection[str] = ()) -> None:
+                 models: Collection[str] = (), api_key: str | None = None) -> None:
         self.app = app
         self._token = admin_token.encode()
+        self._api_key = None if api_key is None else api_key.encode()
         self._max_body = max_body_bytes
         self._models = frozenset(models)
         self._log = logging.getLogger(ACCESS_LOG)
 
-    def _authenticate(self, scope: Scope) -> None:
+    @staticmethod
+    def _authenticate(scope: Scope, secret: bytes, area: str, credential: str) -> None:
+        """401 without a bearer credential, 403 when it is not ``secret`` (compared in constant
+        time; neither the secret nor what was given ever reaches a message or a log)."""
         given = _header(scope, b"authorization")
         if given is None or not given.startswith("Bearer ") or not given[7:].strip():
-            raise UnauthorizedError("the admin API needs 'Authorization: Bearer <token>'")
-        if not hmac.compare_digest(given[7:].strip().encode(), self._token):
-            raise ForbiddenError("the admin token is not valid")
+            raise UnauthorizedError(f"the {area} needs 'Authorization: Bearer <{credential}>'")
+        if not hmac.compare_digest(given[7:].strip().encode(), secret):
+            raise ForbiddenError(f"the {credential} is not valid")
 
     def _check_length(self, scope: Scope) -> None:
         length = _header(scope, b"content-length")
         if length is None:
             return
-        if not length.strip().isdigit():
-            raise InvalidInputError(f"Content-Length {length!r} is not a number")
-        if int(length) > self._max_body:
-            raise PayloadTooLargeError(f"the body is {int(length)} bytes, more than the "
+        digits = length.strip()
+        if _DIGITS.fullmatch(digits) is None:
+            raise InvalidInputError(f"Content-Length {length[:40]!r} is not a number")
+        if len(digits) > 18 or int(digits) > self._max_body:
+            raise PayloadTooLargeError(f"the body is {digits[:40]} bytes, more than the "
                                        f"{self._max_body} accepted")
 
     def _limited(self, receive: Receive) -> Receive:
@@ -118,7 +144,9 @@ class GatewayMiddleware:
         try:
             path = scope.get("path", "")
             if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
-                self._authenticate(scope)
+                self._authenticate(scope, self._token, "admin API", "token")
+            elif self._api_key is not None and needs_api_key(path):
+                self._authenticate(scope, self._api_key, "inference API", "API key")
             self._check_length(scope)
             await self.app(scope, self._limited(receive), send_with_id)
         except Exception as exc:  # the answer of last resort: JSON, from the one table
@@ -148,7 +176,7 @@ class GatewayMiddleware:
             "model": params.get("model"), "version": answer["version"],
             "status": answer["status"], "latency_ms": round(elapsed * 1000, 3),
             "batch_size": state.get("batch_size")}))
-        if scope.get("path") != METRICS_PATH:
+        if scope.get("path") not in UNMEASURED_PATHS:
             self._measure(getattr(route, "path", None), params.get("model"), answer, elapsed)
 
     def _measure(self, route: str | None, model: str | None, answer: dict, elapsed: float) -> None:

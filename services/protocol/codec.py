@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,11 @@ from services.validation import summary
 HEADER_LENGTH = "Inference-Header-Content-Length"
 """HTTP header giving the length of the JSON part of a binary-extension body."""
 _NUMERIC_KINDS = {"BOOL": "b", "UINT": "biu", "INT": "biu", "FP": "biuf"}
+# ASCII digits only: str.isdigit() also accepts "²" and other digits that int() refuses, and a
+# header longer than 18 digits could not describe a body that passed the gateway's size limit.
+_LENGTH_VALUE = re.compile(r"[0-9]{1,18}")
+MAX_TIMEOUT_US = 2**63 - 1
+"""Largest ``parameters.timeout`` accepted (Triton's is a 64-bit count of microseconds)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,10 @@ def _parse_header(body: bytes, header_length: str | None) -> tuple[InferRequest,
     if header_length is None:
         header, rest = body, memoryview(b"")
     else:
-        if not header_length.strip().isdigit():
-            raise InvalidInputError(f"{HEADER_LENGTH} {header_length!r} is not a non-negative integer")
-        size = int(header_length)
+        if _LENGTH_VALUE.fullmatch(header_length.strip()) is None:
+            raise InvalidInputError(f"{HEADER_LENGTH} {header_length[:40]!r} is not a non-negative "
+                                    "integer of at most 18 digits")
+        size = int(header_length.strip())
         if size > len(body):
             raise InvalidInputError(f"{HEADER_LENGTH} is {size} but the body has only {len(body)} bytes")
         header, rest = body[:size], memoryview(body)[size:]
@@ -126,10 +133,11 @@ def _json_values(spec: RequestInput, count: int, where: str) -> np.ndarray:
             raise InvalidInputError(f"{where}: 'data' holds {loose.dtype.kind!r}-kind values, which "
                                     f"are not {spec.datatype}")
         try:
-            values = loose.astype(NUMPY_DTYPES[spec.datatype], casting="unsafe").ravel()
+            with np.errstate(over="raise"):  # 1e300 as FP32 is an error, not a silent inf
+                values = loose.astype(NUMPY_DTYPES[spec.datatype], casting="unsafe").ravel()
             if loose.dtype.kind in "iu" and values.size and not np.array_equal(values, loose.ravel()):
                 raise OverflowError("values out of range")
-        except (OverflowError, ValueError) as exc:
+        except (OverflowError, ValueError, FloatingPointError) as exc:
             raise InvalidInputError(f"{where}: values do not fit {spec.datatype}: {exc}") from exc
     if values.size != count:
         raise InvalidInputError(f"{where}: shape {spec.shape} holds {count} elements but 'data' "
@@ -201,9 +209,9 @@ def decode_infer_request(body: bytes, header_length: str | None) -> DecodedReque
                                     "supported; ask for the probabilities output")
     timeout = (request.parameters or {}).get("timeout")
     if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)
-                                or timeout < 0):
-        raise InvalidInputError(f"parameters.timeout must be a non-negative integer of microseconds, "
-                                f"got {timeout!r}")
+                                or not 0 <= timeout <= MAX_TIMEOUT_US):
+        raise InvalidInputError(f"parameters.timeout must be an integer of microseconds from 0 to "
+                                f"{MAX_TIMEOUT_US}, got {str(timeout)[:40]!r}")
     return DecodedRequest(
         id=request.id, inputs=tuple(tensors),
         outputs=None if request.outputs is None else tuple(o.name for o in request.outputs),

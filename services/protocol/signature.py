@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from PIL import Image
 
 from services.errors import InvalidInputError
 from services.protocol.codec import Tensor
 from services.protocol.datatypes import BYTES, datatype_of_manifest
 from services.protocol.models import MetadataTensor
 from zhijian_core.bundle.manifest import Manifest, TensorSpec
-from zhijian_core.preprocess.spec import TextPreprocessSpec
+from zhijian_core.preprocess.image import resized_size
+from zhijian_core.preprocess.spec import ImagePreprocessSpec, TextPreprocessSpec
 
 RawKind = Literal["text", "image"]
+MAX_IMAGE_PIXELS = 25_000_000
+"""Most pixels of a request image, as its header declares them, and of that image once resized to
+the bundle's ``resize``: a 24-megapixel photo passes; a 99-byte PNG of 20000 x 1 pixels, which a
+resize to 256 would blow up to 5 GB, does not. Checked from the header, before any pixel is decoded."""
 
 
 @dataclass(frozen=True)
@@ -72,20 +79,23 @@ class Signature:
         outputs: The ONNX outputs, in model order.
         max_dynamic: Largest accepted value of a variable non-batch dimension (the text spec's
             ``max_length``), ``None`` without a limit.
+        image_resize: The image spec's shorter side after resizing (for :data:`MAX_IMAGE_PIXELS`).
     """
 
     raw_kind: RawKind
     tensors: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
     max_dynamic: int | None = None
+    image_resize: int | None = None
 
     @classmethod
     def from_manifest(cls, manifest: Manifest) -> "Signature":
         """The signature a bundle's manifest declares."""
         spec = manifest.io.preprocess
         limit = spec.max_length if isinstance(spec, TextPreprocessSpec) else None
+        resize = spec.resize if isinstance(spec, ImagePreprocessSpec) else None
         return cls(manifest.io.raw_input, tuple(_info(t) for t in manifest.io.inputs),
-                   tuple(_info(t) for t in manifest.io.outputs), limit)
+                   tuple(_info(t) for t in manifest.io.outputs), limit, resize)
 
     @property
     def raw(self) -> TensorInfo:
@@ -154,7 +164,32 @@ class Signature:
                 items.append(value)
             if not items[-1]:
                 raise InvalidInputError(f"{where} item {position} is empty")
+            if self.raw_kind == "image":
+                self._check_pixels(items[-1], f"{where} item {position}")
         return ModelInput(raw=tuple(items))
+
+    def _check_pixels(self, data: bytes, where: str) -> None:
+        """Refuse an image whose header declares, or whose resize would make, more than
+        :data:`MAX_IMAGE_PIXELS` pixels. Only the header is read; a file whose header cannot be
+        read is left to the preprocessor, which says why it cannot be decoded."""
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise InvalidInputError(f"{where}: the image declares more than {MAX_IMAGE_PIXELS} "
+                                    "pixels") from None
+        except Exception:  # not an image, or a header Pillow cannot parse: the preprocessor says so
+            return
+        if width * height > MAX_IMAGE_PIXELS:
+            raise InvalidInputError(f"{where}: the image is {width} x {height} pixels, more than "
+                                    f"the {MAX_IMAGE_PIXELS} accepted")
+        if self.image_resize is not None and width > 0 and height > 0:
+            new_width, new_height = resized_size(width, height, self.image_resize)
+            if new_width * new_height > MAX_IMAGE_PIXELS:
+                raise InvalidInputError(
+                    f"{where}: the image is {width} x {height} pixels; resized to a shorter side of "
+                    f"{self.image_resize} it would be {new_width} x {new_height}, more than the "
+                    f"{MAX_IMAGE_PIXELS} pixels accepted (an aspect ratio this extreme is refused)")
 
     def _bind_tensors(self, given: dict[str, Tensor], max_items: int) -> ModelInput:
         batch = {t.shape[0] if t.shape else None for t in given.values()}

@@ -128,6 +128,11 @@ def verify_bundle(folder: Path) -> Manifest:
         raise BundleIntegrityError(f"bundle {folder}: files not in the manifest: {extra}")
     if MODEL not in manifest.files:
         raise BundleIntegrityError(f"bundle {folder}: the manifest lists no {MODEL}")
+    tokenizer = getattr(manifest.io.preprocess, "tokenizer_file", None)
+    if tokenizer is not None and tokenizer not in manifest.files:
+        # Else a manifest could send the preprocessing to a file outside the bundle, unverified.
+        raise BundleIntegrityError(f"bundle {folder}: the preprocessing reads '{tokenizer}', which is "
+                                   "not a file the manifest lists (and verifies)")
     return manifest
 
 

@@ -35,6 +35,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     secretKeyRef:
       name: {{ include "zhijian.secretName" . }}
       key: registry-uri
+- name: ZHIJIAN_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "zhijian.secretName" . }}
+      key: api-key
+      optional: true
 {{- with .Values.prices }}
 - name: ZHIJIAN_PRICES
   value: {{ toJson . | quote }}
