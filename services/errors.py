@@ -101,6 +101,10 @@ class DeviceUnavailableError(NotReadyError):
     """A session configured for CUDA does not run on CUDA and CPU fallback is not allowed."""
 
 
+class ReplicaUnavailableError(_RetryLater):
+    """A model-host replica died or could not be reached while it held the request."""
+
+
 class RegistryUnavailableError(_RetryLater):
     """The model registry could not be read or written."""
 
@@ -126,6 +130,7 @@ ERROR_STATUS: dict[type[ServiceError], int] = {
     NotReadyError: 503,
     DeviceUnavailableError: 503,
     RegistryUnavailableError: 503,
+    ReplicaUnavailableError: 503,
     DeadlineExceededError: 504,
 }
 """The one table: error class to HTTP status. A class not listed takes its nearest listed base's."""

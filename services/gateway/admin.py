@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.errors import (ConflictError, InvalidInputError, RegistryUnavailableError,
                              UnknownModelError, UnknownVersionError)
 from services.gateway.inference import Gateway
+from services.host import SERVING_ALIASES
 from zhijian_core.errors import (AliasNotFoundError, ConfigError, InvalidNameError,
                                  ModelNotFoundError, PromotionError, RegistryLockError,
                                  VersionNotFoundError, ZhijianError)
@@ -22,6 +23,7 @@ from zhijian_core.names import check_model_name
 
 if TYPE_CHECKING:
     from zhijian_core.registry import Registry
+    from zhijian_core.registry.gates import GateResult
 
 ACTOR = "admin-api"
 """Actor recorded in the audit trail for changes made through the admin API."""
@@ -126,6 +128,21 @@ def admin_router(gateway: Gateway, registry: "Registry") -> APIRouter:
                 "versions": _version_rows(info), "served": info.name in fleet.hosts,
                 **traffic(info.name)}
 
+    async def warmup_gate(model: str, version: int, alias: str) -> "GateResult | None":
+        """``serving_warmup``: the version verified, loaded and warmed up on one of the model's
+        hosts before a serving alias moves to it (``None`` for an unserved model or a team
+        alias, which no host follows). A failure refuses the promotion (409), on record, and the
+        version serving now keeps serving."""
+        from zhijian_core.registry.gates import GateResult
+
+        if model not in fleet.hosts or alias not in SERVING_ALIASES:
+            return None
+        readiness = await fleet.hosts[model].preflight(version)
+        if readiness.ready:
+            return GateResult(name="serving_warmup", status="passed",
+                              detail=f"v{version} loaded and warmed up on a model host")
+        return GateResult(name="serving_warmup", status="failed", detail=readiness.reason)
+
     async def after_change(model: str, decision: Any) -> dict[str, Any]:
         if model in fleet.hosts:
             await fleet.refresh(model)
@@ -135,9 +152,10 @@ def admin_router(gateway: Gateway, registry: "Registry") -> APIRouter:
     async def promote(model: str, body: PromoteBody) -> dict[str, Any]:
         """Promote a version to an alias through the registry's gates (audited)."""
         model = _model(model)
+        warmup = await warmup_gate(model, body.version, body.alias)
         decision = await _call(promotion.promote, registry, model, body.version, body.alias,
                                percent=body.percent, force=body.force, reason=body.reason,
-                               actor=ACTOR)
+                               actor=ACTOR, checks=[warmup] if warmup else [])
         return await after_change(model, decision)
 
     @router.post("/models/{model}/rollback")

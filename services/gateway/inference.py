@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from starlette.requests import Request
 
-from services.errors import DeadlineExceededError
+from services.errors import DeadlineExceededError, UnknownVersionError
 from services.gateway.admission import Admission
 from services.gateway.config import GatewayConfig
 from services.gateway.fleet import Fleet
 from services.gateway.shadow import Shadow
+from services.host.interface import HostClient
 from services.host.messages import HostRequest, HostResponse, Target
 from services.metrics import metrics
 from services.protocol.codec import Tensor
@@ -28,8 +30,20 @@ class Gateway:
     def __init__(self, config: GatewayConfig, fleet: Fleet) -> None:
         self.config = config
         self.fleet = fleet
-        self.admission = Admission(config.max_in_flight, config.retry_after_s)
+        self.admission = Admission(config.max_in_flight, config.retry_after_s, config.max_queue_s,
+                                   config.min_in_flight)
         self.shadow = Shadow(config.shadow_percent, config.shadow_max_in_flight)
+
+    @staticmethod
+    async def _call(host: HostClient, call: HostRequest) -> HostResponse:
+        """``host.infer(call)``; a request routed to a canary that its host no longer serves (the
+        canary was just rolled back, and this gateway has not refreshed yet) goes to production."""
+        try:
+            return await host.infer(call)
+        except UnknownVersionError:
+            if call.target.alias != "canary":
+                raise
+            return await host.infer(replace(call, target=Target(alias="production")))
 
     def deadline(self, requested_s: float | None) -> float:
         """The deadline of a request: the server's, or the request's when shorter (0: none asked)."""
@@ -58,7 +72,7 @@ class Gateway:
             in_flight = metrics().in_flight.labels(model)
             in_flight.inc()
             try:
-                answer = await asyncio.wait_for(host.infer(call), deadline)
+                answer = await asyncio.wait_for(self._call(host, call), deadline)
             except TimeoutError as exc:
                 raise DeadlineExceededError(f"no answer from model '{model}' within {deadline:g} s") \
                     from exc

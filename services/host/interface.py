@@ -27,6 +27,10 @@ class HostClient(Protocol):
         """OIP metadata of production (or ``version``)."""
         ...
 
+    async def preflight(self, version: int) -> Readiness:
+        """Whether ``version`` verifies, loads and warms up (before an alias moves to it)."""
+        ...
+
     async def statistics(self, version: int | None = None) -> dict[str, Any]:
         """Triton-style statistics."""
         ...

@@ -291,6 +291,28 @@ class ModelHost:
             return Readiness(False, str(exc), self.traffic())
         return Readiness(True, "", self.traffic())
 
+    async def preflight(self, version: int) -> Readiness:
+        """Whether ``version`` verifies, loads and warms up here, as an alias move would need,
+        without serving it: the check a promotion gets before the registry commits it.
+
+        A version already loaded passes at once. A fresh load stays in the LRU when the host keeps
+        one (so that the alias move that follows finds it loaded), else it is released.
+        """
+        if self._loaded(version) is not None:
+            return Readiness(True, "", self.traffic())
+        try:
+            if self.config.lru_size > 0:
+                await self._version(version)
+            else:
+                loaded = await self._load_once(version)
+                if not self._in_use(loaded):
+                    loaded.release()
+                    self.meter.released(version)
+        except ServiceError as exc:
+            return Readiness(False, f"version {version} of '{self.name}' cannot serve here: {exc}",
+                             self.traffic())
+        return Readiness(True, "", self.traffic())
+
     async def metadata(self, version: int | None = None) -> ModelMetadata:
         """OIP model metadata of production (or ``version``)."""
         loaded = await self._describe(version)

@@ -1,8 +1,10 @@
-"""The two Ray Serve deployments: a model host per served model name, and the gateway ingress.
+"""The Ray Serve deployments: a model host per served model name, the gateway ingress, and the
+canary controller when it is configured.
 
-Neither is created at run time: :func:`services.serve.builder.build_app` declares one
-``host-<name>`` deployment per served model and the gateway holding their handles, so the Serve
-config (and KubeRay's ``serveConfigV2``) carries the whole topology.
+None is created at run time: :func:`services.serve.builder.build_app` declares one
+``host-<name>`` deployment per served model, the ``canary-controller`` (``ServeArgs.canary``) and
+the gateway holding their handles, so the Serve config (and KubeRay's ``serveConfigV2``) carries
+the whole topology.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from typing import Any
 
 from ray import serve
 
+from services.canary.config import CanaryConfig
+from services.canary.controller import CanaryController
+from services.canary.node import NodeSource
+from services.canary.prometheus import PrometheusSource
+from services.canary.source import MetricsSourceError
 from services.environment import check_single_onnxruntime
 from services.errors import ServiceError
 from services.gateway.app import create_app
@@ -30,6 +37,12 @@ from services.metrics.cost import TICK_S
 from services.serve.ray_client import HostFailure, RayHostClient
 
 log = logging.getLogger("zhijian.serve")
+GATEWAY = "gateway"
+"""The gateway's deployment name."""
+CANARY_CONTROLLER = "canary-controller"
+"""The canary controller's deployment name."""
+REFRESH_TIMEOUT_S = 10.0
+"""Longest wait for the gateway replicas to follow the registry after a canary decision."""
 
 
 def _registry() -> Any:
@@ -122,6 +135,9 @@ class ModelHostDeployment:
     async def metadata(self, version: int | None = None) -> Any:
         return await self._call("metadata", version)
 
+    async def preflight(self, version: int) -> Any:
+        return await self._call("preflight", version)
+
     async def statistics(self, version: int | None = None) -> Any:
         return await self._call("statistics", version)
 
@@ -146,18 +162,90 @@ class GatewayDeployment:
         hosts: Model name to its host deployment's handle.
         gateway: Gateway settings (``GatewayConfig`` fields but the token, read from
             ``$ZHIJIAN_ADMIN_TOKEN`` here; the replica refuses to start without one).
+        canary: The canary controller's handle, when one is configured (bound here so that the
+            controller is part of the application; it calls :meth:`refresh`, not the other way).
     """
 
-    async def __init__(self, hosts: dict[str, Any], gateway: dict[str, Any]) -> None:
+    async def __init__(self, hosts: dict[str, Any], gateway: dict[str, Any],
+                       canary: Any = None) -> None:
         check_single_onnxruntime()
         emit_access_lines()  # one JSON line per request in the replica's log
         self._config = GatewayConfig.from_env(**gateway)
         self._registry = _registry()
         self._fleet = Fleet({name: RayHostClient(handle) for name, handle in hosts.items()},
-                            self._registry.canary_percent)
+                            self._registry.canary_percent, self._config.shadow_percent)
+        self._canary = canary
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_app(self._config, self._fleet, self._registry)
 
+    async def refresh(self, model: str) -> dict[str, int]:
+        """Follow the registry for ``model`` now (the canary controller broadcasts this to every
+        gateway replica after it changed the model's aliases).
+
+        Returns:
+            Alias to the version now serving it (empty for a model not served here).
+        """
+        if model not in self._fleet.hosts:
+            return {}
+        return (await self._fleet.refresh(model))[model]
+
     def __del__(self) -> None:
+        mark_dead()
+
+
+def _one_node() -> None:
+    """Refuse node-local windows on a Ray cluster of several nodes: this node's metric files do not
+    see the replicas of the others.
+
+    Raises:
+        MetricsSourceError: More than one node is alive.
+    """
+    import ray
+
+    alive = [node for node in ray.nodes() if node.get("Alive")]
+    if len(alive) > 1:
+        raise MetricsSourceError(
+            f"the Ray cluster has {len(alive)} nodes and this node's metric files see only its own "
+            "replicas: set canary.prometheus_url to a Prometheus that scrapes every node")
+
+
+async def _refresh_gateways(model: str) -> None:
+    """Have every gateway replica follow the registry for ``model`` now (a broadcast)."""
+    handle = serve.get_deployment_handle(GATEWAY)
+    await handle.broadcast("refresh", model).results_async(timeout_s=REFRESH_TIMEOUT_S)
+
+
+@serve.deployment
+class CanaryControllerDeployment:
+    """The canary controller (one replica): judges every served model's canary over a sliding
+    window and rolls it back on a breach (or promotes it, when configured); see
+    :class:`services.canary.CanaryController`.
+
+    Args:
+        models: The served model names.
+        canary: Its settings (``CanaryConfig`` fields).
+    """
+
+    async def __init__(self, models: list[str], canary: dict[str, Any]) -> None:
+        config = CanaryConfig.model_validate(canary)
+        source = (PrometheusSource(config.prometheus_url, config.cost_basis,
+                                   config.prometheus_timeout_s) if config.prometheus_url
+                  else NodeSource(config.cost_basis, guard=_one_node))
+        self._controller = CanaryController(models, config, _registry(), source,
+                                            refresh=_refresh_gateways)
+        self._task = asyncio.ensure_future(self._controller.run())
+
+    async def status(self) -> dict[str, Any]:
+        """The latest evaluation of each model that has a canary, as JSON."""
+        return self._controller.status()
+
+    async def check_health(self) -> None:
+        """Ray Serve's health check: unhealthy if the evaluation loop has stopped."""
+        if self._task.done():
+            raise RuntimeError(f"the canary controller's loop stopped: {self._task!r}")
+
+    def __del__(self) -> None:
+        if getattr(self, "_task", None) is not None:
+            self._task.cancel()
         mark_dead()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import services.errors as service_errors
-from services.errors import ServiceError
+from services.errors import ReplicaUnavailableError, ServiceError
 from services.host.messages import HostRequest, HostResponse, Readiness
 from services.protocol.models import ModelMetadata
 
@@ -62,13 +62,26 @@ class RayHostClient:
         self._handle = handle.options(_by_reference=False) if direct else handle
 
     async def infer(self, request: HostRequest) -> HostResponse:
-        return unwrap(await self._handle.infer.remote(request))
+        """Raises, besides the host's refusals: ReplicaUnavailableError when the replica holding
+        the request dies (503 with ``Retry-After``: another replica, or its replacement, will
+        answer the retry)."""
+        from ray.exceptions import RayActorError
+
+        try:
+            answer = await self._handle.infer.remote(request)
+        except RayActorError as exc:
+            raise ReplicaUnavailableError(f"the model host replica serving this request is gone "
+                                          f"({type(exc).__name__}); retry") from exc
+        return unwrap(answer)
 
     async def readiness(self, version: int | None = None) -> Readiness:
         return unwrap(await self._handle.readiness.remote(version))
 
     async def metadata(self, version: int | None = None) -> ModelMetadata:
         return unwrap(await self._handle.metadata.remote(version))
+
+    async def preflight(self, version: int) -> Readiness:
+        return unwrap(await self._handle.preflight.remote(version))
 
     async def statistics(self, version: int | None = None) -> dict[str, Any]:
         return unwrap(await self._handle.statistics.remote(version))

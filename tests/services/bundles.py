@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -108,11 +109,13 @@ def _evidence(macro_f1: float | None = None) -> Evidence:
 
 
 def make_image_bundle(target: Path, name: str = "images", seed: int = 0,
-                      macro_f1: float = 0.9) -> Path:
+                      macro_f1: float = 0.9, graph: Callable[[Path, int], None] | None = None
+                      ) -> Path:
     """Write the image classification bundle into ``target`` (which must not exist), with its own
-    evaluation reporting ``macro_f1`` (what the promotion gates read)."""
+    evaluation reporting ``macro_f1`` (what the promotion gates read); ``graph`` writes another
+    graph with the same inputs and outputs (default :func:`image_graph`)."""
     def fill(tmp: Path) -> Manifest:
-        image_graph(tmp / MODEL, seed)
+        (graph or image_graph)(tmp / MODEL, seed)
         return Manifest(
             lineage=_lineage(name), task=Task(kind="classification", labels=LABELS),
             io=IO(inputs=[TensorSpec(name="pixel_values", dtype="float32",

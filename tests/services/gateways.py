@@ -89,6 +89,9 @@ class BlockingHost:
     async def metadata(self, version: int | None = None) -> ModelMetadata:
         raise NotImplementedError
 
+    async def preflight(self, version: int) -> Readiness:
+        return Readiness(True, "", {"production": 1})
+
     async def statistics(self, version: int | None = None) -> dict[str, Any]:
         return {"model_stats": [], "host": {}}
 

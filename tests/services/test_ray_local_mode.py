@@ -49,3 +49,26 @@ def test_failures_keep_their_class_and_retry_after() -> None:
     assert caught.value.retry_after_s == 7 and str(caught.value) == "busy"
     with pytest.raises(ServiceError, match="odd"):
         HostFailure("NoSuchError", "odd").raise_again()
+
+
+def test_a_dead_replica_is_a_503_to_retry() -> None:
+    from ray.exceptions import ActorDiedError
+
+    from services.errors import ReplicaUnavailableError, error_headers, status_for
+
+    class Dead:
+        """A handle whose replica died while holding the request."""
+
+        def options(self, **_: object) -> "Dead":
+            return self
+
+        @property
+        def infer(self) -> "Dead":
+            return self
+
+        async def remote(self, _: object) -> None:
+            raise ActorDiedError()
+
+    with pytest.raises(ReplicaUnavailableError, match="gone") as caught:
+        asyncio.run(RayHostClient(Dead()).infer(object()))  # type: ignore[arg-type]
+    assert status_for(caught.value) == 503 and "Retry-After" in error_headers(caught.value)

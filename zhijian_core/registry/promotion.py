@@ -12,16 +12,22 @@ MLflow has no transactions, so a decision follows a protocol whose commit point 
 
 A writer killed anywhere leaves at most a ``pending`` record, which the next writer, a reader that
 finds the lock free, or :func:`doctor` reconciles (see :mod:`zhijian_core.registry.audit`).
+
+:func:`abort_canary` takes a canary out of traffic through the same steps: its record (kind
+``canary_abort``, with the evidence) first, then the canary percent removed (the canary gets 0%),
+then the alias removed (the commit point).
 """
 
 from __future__ import annotations
 
 import getpass
-from typing import Callable, Literal
+from contextlib import contextmanager
+from typing import Callable, Iterator, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhijian_core.errors import GateError, ModelNotFoundError, PromotionError, ZhijianError
+from zhijian_core.errors import (BundleError, GateError, ModelNotFoundError, PromotionError,
+                                 ZhijianError)
 from zhijian_core.names import check_alias, check_model_name, check_version
 from zhijian_core.registry import audit
 from zhijian_core.registry.audit import AuditRecord, Draft
@@ -49,9 +55,10 @@ class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str
-    kind: Literal["promote", "rollback"]
+    kind: Literal["promote", "rollback", "canary_abort"]
     alias: str
-    version: int
+    version: int | None
+    """Version the alias points at now (``None``: a canary abort removed it)."""
     prior_version: int | None
     """Version the alias pointed at before."""
     canary_percent: int | None = None
@@ -100,19 +107,25 @@ def _check_request(alias: str, percent: int | None, force: bool, reason: str) ->
 
 
 def _commit(registry: Registry, draft: Draft, gates: list[GateResult]) -> Decision:
-    """Steps 2-5 of the protocol; the caller holds the writer lock (step 1)."""
+    """Steps 2-5 of the protocol; the caller holds the writer lock (step 1). A draft without a
+    target version (a canary abort) removes the canary percent, then the alias."""
     _crash_at(STEP_PENDING)
+    what = f"{draft.kind} of '{draft.model}' to {draft.alias} -> {_target(draft.target_version)}"
     try:
         record = audit.write(registry, draft, gates, "pending")
     except Exception as exc:
-        raise PromotionError(f"{draft.kind} of '{draft.model}' to {draft.alias} -> v{draft.target_version}"
-                             f": could not write the audit record ({exc}); nothing changed") from exc
+        raise PromotionError(f"{what}: could not write the audit record ({exc}); nothing changed") \
+            from exc
     try:
         if record.alias == CANARY:
             _crash_at(STEP_CANARY_PERCENT)
-            registry.set_model_tag(record.model, CANARY_PERCENT, str(record.canary_percent))
+            registry.set_model_tag(record.model, CANARY_PERCENT, None if record.canary_percent is None
+                                   else str(record.canary_percent))
         _crash_at(STEP_ALIAS)
-        registry.set_alias(record.model, record.alias, record.target_version)
+        if record.target_version is None:
+            registry.delete_alias(record.model, record.alias)
+        else:
+            registry.set_alias(record.model, record.alias, record.target_version)
         _crash_at(STEP_COMMIT)
         record = audit.set_state(registry, record, "committed")
     except Exception as exc:
@@ -120,16 +133,31 @@ def _commit(registry: Registry, draft: Draft, gates: list[GateResult]) -> Decisi
             settled = audit.reconcile(registry, record).state
         except Exception:  # the store is failing; doctor settles the record later
             settled = "pending"
-        raise PromotionError(f"{record.kind} of '{record.model}' to {record.alias} -> "
-                             f"v{record.target_version} failed: {exc}; the audit record is "
-                             f"{settled}") from exc
+        raise PromotionError(f"{what} failed: {exc}; the audit record is {settled}") from exc
     return _decision(record, "committed")
+
+
+@contextmanager
+def _writer(registry: Registry, name: str) -> Iterator[None]:
+    """Step 1 of the protocol: the writer lock, with any ``pending`` record of ``name`` settled."""
+    _crash_at(STEP_LOCK)
+    with registry.writer_lock():
+        audit.reconcile_pending(registry, name)
+        yield
+
+
+def _target(version: int | None) -> str:
+    return "unset" if version is None else f"v{version}"
 
 
 def promote(registry: Registry, name: str, version: int | str, alias: str, percent: int | None = None,
             force: bool = False, reason: str = "", actor: str | None = None,
-            canary: CanaryEvidence | None = None, policy: GatePolicy = GatePolicy()) -> Decision:
+            canary: CanaryEvidence | None = None, policy: GatePolicy = GatePolicy(),
+            checks: Sequence[GateResult] = ()) -> Decision:
     """Point ``alias`` of model ``name`` at ``version`` if its gates pass (or ``force``).
+
+    A bundle whose digests do not verify is refused whatever ``force`` says, and the refusal is
+    recorded like any other.
 
     Args:
         registry: The registry.
@@ -142,6 +170,8 @@ def promote(registry: Registry, name: str, version: int | str, alias: str, perce
         actor: Who decides; defaults to the operating-system user.
         canary: The service's measurement of the version as canary, for the production gate.
         policy: Gate thresholds.
+        checks: Gates evaluated by the caller and recorded with the others (the service's
+            ``serving_warmup``: the version loaded and warmed up on a model host).
 
     Raises:
         GateError: A gate failed and ``force`` is false (the refusal is recorded; ``.decision``).
@@ -150,17 +180,24 @@ def promote(registry: Registry, name: str, version: int | str, alias: str, perce
     name, alias, version = check_model_name(name), check_alias(alias), check_version(version)
     _check_request(alias, percent, force, reason)
     actor = actor or default_actor()
-    _crash_at(STEP_LOCK)
-    with registry.writer_lock():
-        audit.reconcile_pending(registry, name)
-        version, _, manifest = registry.resolve_verified(name, version)
+    with _writer(registry, name):
         aliases = registry.aliases(name)
+        try:
+            version, _, manifest = registry.resolve_verified(name, version)
+        except BundleError as exc:  # tampered or unreadable: refused and recorded, never forced
+            draft = Draft(model=name, kind="promote", alias=alias, target_version=int(version),
+                          prior_version=aliases.get(alias), canary_percent=percent,
+                          actor=actor, reason=reason, forced=False)
+            failed = GateResult(name="digests", status="failed", detail=str(exc))
+            record = audit.write(registry, draft, [failed], "refused")
+            raise GateError(f"promotion of '{name}' v{version} to {alias} refused: {exc}",
+                            _decision(record, "refused")) from exc
         production = aliases.get(PRODUCTION)
         served = any(r.state == "committed" and r.alias == CANARY and r.target_version == version
                      for r in audit.records(registry, name))
         gates = evaluate_gates(alias, version, manifest, production,
                                registry.version_tags(name, production) if production else None,
-                               served, canary, policy)
+                               served, canary, policy) + list(checks)
         draft = Draft(model=name, kind="promote", alias=alias, target_version=version,
                       prior_version=aliases.get(alias), canary_percent=percent,
                       prior_canary_percent=registry.canary_percent(name) if alias == CANARY else None,
@@ -205,9 +242,7 @@ def rollback(registry: Registry, name: str, actor: str | None = None, reason: st
     name = check_model_name(name)
     _check_request(PRODUCTION, None, False, reason)
     actor = actor or default_actor()
-    _crash_at(STEP_LOCK)
-    with registry.writer_lock():
-        audit.reconcile_pending(registry, name)
+    with _writer(registry, name):
         current = registry.aliases(name).get(PRODUCTION)
         if current is None:
             raise PromotionError(f"model '{name}' has no production alias to roll back")
@@ -222,6 +257,44 @@ def rollback(registry: Registry, name: str, actor: str | None = None, reason: st
         draft = Draft(model=name, kind="rollback", alias=PRODUCTION, target_version=target,
                       prior_version=current, actor=actor, reason=reason)
         return _commit(registry, draft, gates)
+
+
+def abort_canary(registry: Registry, name: str, actor: str | None = None, reason: str = "",
+                 evidence: list[GateResult] | None = None, version: int | None = None) -> Decision:
+    """Take the canary of ``name`` out of traffic: its percent and its alias removed, audited.
+
+    The record (kind ``canary_abort``) is written ``pending`` first and holds ``evidence``, the
+    checks that led to the decision with their measured values; the canary percent is removed
+    (the canary gets 0% of the traffic), then the alias (the commit point).
+
+    Args:
+        registry: The registry.
+        name: Model name.
+        actor: Who decides (the canary controller records ``canary-controller``); defaults to the
+            operating-system user.
+        reason: Why, recorded in the audit trail.
+        evidence: The checks behind the decision (failed ones with their numbers).
+        version: Abort only if the canary is still this version (a decision about version 3 must
+            not take out a version 4 promoted meanwhile).
+
+    Raises:
+        PromotionError: No canary, or the canary is not ``version``.
+    """
+    name = check_model_name(name)
+    _check_request(PRODUCTION, None, False, reason)
+    actor = actor or default_actor()
+    with _writer(registry, name):
+        current = registry.aliases(name).get(CANARY)
+        if current is None:
+            raise PromotionError(f"model '{name}' has no canary to abort")
+        if version is not None and current != version:
+            raise PromotionError(f"model '{name}': the canary is v{current}, not v{version}; "
+                                 "nothing changed")
+        draft = Draft(model=name, kind="canary_abort", alias=CANARY, target_version=None,
+                      prior_version=current, canary_percent=None,
+                      prior_canary_percent=registry.canary_percent(name), actor=actor,
+                      reason=reason)
+        return _commit(registry, draft, list(evidence or []))
 
 
 def history(registry: Registry, name: str) -> list[AuditRecord]:
@@ -268,14 +341,14 @@ def _check_model(registry: Registry, name: str) -> list[str]:
         problems.append(f"{name}: canary -> v{info.aliases[CANARY]} has no canary percent tag")
     if CANARY not in info.aliases and info.canary_percent is not None:
         problems.append(f"{name}: canary percent {info.canary_percent} is set but no canary alias")
-    last: dict[str, int] = {}
+    last: dict[str, int | None] = {}
     for record in audit.records(registry, name):
         if record.state == "committed":
             last[record.alias] = record.target_version
     for alias, version in sorted(info.aliases.items()):
         if alias in last and last[alias] != version:
             problems.append(f"{name}: {alias} -> v{version}, but its last committed record says "
-                            f"v{last[alias]} (moved outside zhijian?)")
+                            f"{_target(last[alias])} (moved outside zhijian?)")
         try:
             registry.resolve(name, version)
         except ZhijianError as exc:
