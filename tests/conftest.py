@@ -58,8 +58,11 @@ class RayServe:
         from ray import serve
         from ray.serve.config import HTTPOptions
 
+        from services.serve.ingress import use_haproxy
+
         os.environ["ZHIJIAN_HOME"] = str(self.home)
         os.environ["ZHIJIAN_ADMIN_TOKEN"] = self.token
+        use_haproxy()  # as zhijian serve does
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  logging_level="WARNING", configure_logging=False)
         serve.start(http_options=HTTPOptions(host="127.0.0.1", port=self.port,
@@ -88,7 +91,10 @@ class RayServe:
 @pytest.fixture(scope="session")
 def ray_serve(tmp_path_factory: pytest.TempPathFactory):
     """The shared local Ray + Serve of the end-to-end tests (started on first use)."""
-    saved = {k: os.environ.get(k) for k in ("ZHIJIAN_HOME", "ZHIJIAN_ADMIN_TOKEN")}
+    from services.serve.ingress import DRAINING, ENABLE, FILES, PORTS, REPLICA_PORTS
+
+    saved = {k: os.environ.get(k) for k in ("ZHIJIAN_HOME", "ZHIJIAN_ADMIN_TOKEN", ENABLE, DRAINING,
+                                             *FILES, *PORTS, *REPLICA_PORTS)}
     cluster = RayServe(tmp_path_factory.mktemp("ray"))
     cluster.start()
     for key, value in saved.items():  # the driver's environment as it was

@@ -1,6 +1,7 @@
 """``zhijian serve``: Ray started locally (the embedded default) and the application on it.
 
-No dashboard and no Ray access log (each request is logged once, by the gateway, as JSON). The admin
+No dashboard and no Ray access log (each request is logged once, by the gateway, as JSON); Ray
+Serve's HAProxy ingress in front (:mod:`services.serve.ingress`). The admin
 token comes from ``$ZHIJIAN_ADMIN_TOKEN``; in explicit local-dev mode one is generated and written
 to ``$ZHIJIAN_HOME/admin-token`` (mode 0600) and only its location is printed. Local Ray workers
 inherit this process's environment, which is how replicas get the token, the ZhiJian home and the
@@ -21,6 +22,7 @@ from typing import Callable
 from services.errors import ServiceError
 from services.gateway.config import ADMIN_TOKEN_ENV, MIN_TOKEN_LENGTH
 from services.serve.config import ServeArgs
+from services.serve.ingress import use_haproxy
 
 APP_NAME = "zhijian"
 TOKEN_FILE = "admin-token"
@@ -80,6 +82,7 @@ def start(args: ServeArgs, host: str, port: int, num_cpus: float | None, local_d
 
     models = served_models(args)
     logging.getLogger("ray.serve").setLevel(logging.WARNING)  # ours are the JSON request lines
+    use_haproxy()  # Ray's HAProxy ingress instead of its Python proxy (services/serve/ingress.py)
     ray.init(num_cpus=num_cpus, include_dashboard=False, configure_logging=True,
              logging_level="WARNING", log_to_driver=False)
     serve.start(http_options=HTTPOptions(host=host, port=port, request_timeout_s=request_timeout_s),

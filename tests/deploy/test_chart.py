@@ -160,6 +160,14 @@ def test_the_price_table_and_device_kinds_reach_the_containers(helm) -> None:
         assert "ZHIJIAN_PRICES" not in {e["name"] for e in container["env"]}
 
 
+def test_every_ray_container_runs_the_haproxy_ingress_unless_turned_off(helm) -> None:
+    for values, expected in (({}, {"RAY_SERVE_ENABLE_HA_PROXY": "1"}),
+                             ({"serve": {"haproxy": False}}, {})):
+        for container in containers(one(render(helm, values), "RayService")):
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert {k: v for k, v in env.items() if k == "RAY_SERVE_ENABLE_HA_PROXY"} == expected
+
+
 def test_the_rest_service_and_ingress(helm) -> None:
     objects = render(helm, {"ingress": {"enabled": True, "host": "zhijian.example.com",
                                         "tlsSecretName": "zhijian-tls"}})

@@ -41,6 +41,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       name: {{ include "zhijian.secretName" . }}
       key: api-key
       optional: true
+{{- if .Values.serve.haproxy }}
+- name: RAY_SERVE_ENABLE_HA_PROXY
+  value: "1"
+{{- end }}
 {{- with .Values.prices }}
 - name: ZHIJIAN_PRICES
   value: {{ toJson . | quote }}
