@@ -37,6 +37,7 @@ def describe(shots: list[Shot]) -> dict[str, Any]:
         "ok_p50_s": percentile(ok, 50),
         "ok_p99_s": percentile(ok, 99),
         "rejection_p50_s": percentile([s.latency for s in rejected], 50),
+        "rejection_p99_s": percentile([s.latency for s in rejected], 99),
         "rejection_max_s": max((s.latency for s in rejected), default=float("nan")),
         "max_latency_s": max((s.latency for s in shots), default=float("nan")),
         "errors": sorted({s.error for s in shots if s.error})[:5],

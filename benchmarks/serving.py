@@ -53,6 +53,8 @@ from typing import Any, Callable
 import numpy as np
 from pydantic import BaseModel
 
+from services.serve.ingress import use_haproxy
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "bench-tweets"
 DATA = {"dataset": "airline-tweets", "train_size": 500, "val_size": 100, "test_size": 300}
@@ -279,6 +281,7 @@ class RayApps:
 
         os.environ["ZHIJIAN_HOME"] = str(work / "home")  # Ray's workers inherit it
         os.environ["ZHIJIAN_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
+        use_haproxy()  # Ray's HAProxy ingress, as zhijian serve runs it (both apps use it)
         registry = Registry()
         version = registry.register(work / "bundle", MODEL)
         promote(registry, MODEL, version, "production", actor="benchmark", force=True,
@@ -329,14 +332,27 @@ def _bodies(texts: list[str]) -> list[bytes]:
     return [json.dumps({"instances": [t]}).encode() for t in texts]
 
 
+RETRIES: dict[str, int] = {}
+"""Requests sent again after the connection failed, per URL (reported in the results)."""
+MAX_RETRIES = 20
+
+
 async def _post(client: Any, url: str, body: bytes) -> float:
     """One request; its latency in ms.
 
     Raises:
         RuntimeError: The server did not answer 200 with predictions.
     """
+    import httpx
+
     start = time.perf_counter()
-    reply = await client.post(url, content=body, headers={"content-type": "application/json"})
+    try:
+        reply = await client.post(url, content=body, headers={"content-type": "application/json"})
+    except httpx.TransportError:  # a keep-alive connection the server dropped: counted, retried
+        RETRIES[url] = RETRIES.get(url, 0) + 1
+        if RETRIES[url] > MAX_RETRIES:
+            raise
+        reply = await client.post(url, content=body, headers={"content-type": "application/json"})
     if reply.status_code != 200 or b"predictions" not in reply.content:
         raise RuntimeError(f"{url} answered {reply.status_code}: {reply.content[:200]!r}")
     return (time.perf_counter() - start) * 1000.0
@@ -704,6 +720,7 @@ def main() -> None:
             "runs": args.runs, "window_s": args.window_s, "sequential": args.sequential,
             "threads": THREADS, "command": command, "load_average_at_start": load_at_start,
             "load_average_at_end": os.getloadavg(), "minutes": (time.perf_counter() - started) / 60,
+            "connection_retries": dict(RETRIES),
             "load_generator": "one asyncio httpx.AsyncClient in the benchmark process, keep-alive, "
                               "one connection per concurrent caller; its CPU time per request is "
                               "the last column"}

@@ -6,7 +6,7 @@ alias moves (:meth:`ModelHost.set_alias`, or :meth:`ModelHost.sync` with the reg
 version is loaded and warmed up in a worker thread while the old one keeps serving; the alias entry
 is then switched in one assignment on the event loop, and the old version is released once its
 in-flight requests have drained. :meth:`ModelHost.infer_batch` is the batched entry point (what
-Ray Serve's ``@serve.batch`` calls): one ``session.run`` per version and input shape in the batch.
+the deployment's batcher calls): one ``session.run`` per version and input shape in the batch.
 """
 
 from __future__ import annotations

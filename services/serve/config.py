@@ -55,7 +55,8 @@ class ServeArgs(BaseModel):
     """Gateway settings (fields of ``GatewayConfig`` except the admin token, which replicas read
     from ``$ZHIJIAN_ADMIN_TOKEN``)."""
     max_batch_size: PositiveInt = 16
-    """Most requests one ``session.run`` serves (Ray Serve's dynamic batching)."""
+    """Most requests one ``session.run`` serves (the host's dynamic batcher,
+    :class:`services.host.batcher.Batcher`)."""
     batch_wait_timeout_s: float = Field(default=0.0, ge=0, le=1)
     """Longest wait for a batch to fill after its first request. 0: none; a batch is then every
     request that queued while the previous batch ran, so batches still grow under load while a

@@ -28,6 +28,7 @@ from services.gateway.app import create_app
 from services.gateway.config import GatewayConfig
 from services.gateway.fleet import Fleet
 from services.gateway.logs import emit_access_lines
+from services.host.batcher import Batcher
 from services.host.config import HostConfig
 from services.host.messages import HostRequest
 from services.host.model_host import ModelHost
@@ -63,7 +64,8 @@ def _deployment(default: str) -> str:
 
 @serve.deployment
 class ModelHostDeployment:
-    """Every served version of one model name, behind Ray Serve's dynamic batcher.
+    """Every served version of one model name, behind a dynamic batcher
+    (:class:`services.host.batcher.Batcher`: a batch forms when the previous one is done).
 
     Args:
         name: The model name.
@@ -82,11 +84,10 @@ class ModelHostDeployment:
         held = resources or {}
         meter = CostMeter(name, _deployment(f"host-{name}"),
                           Resources(cpus=held.get("num_cpus", 1.0), gpus=held.get("num_gpus", 0.0)))
-        self._arrivals: dict[int, float] = {}
         self._ticker = asyncio.ensure_future(self._tick(meter))
         self._host = ModelHost(name, RegistrySource(_registry()), HostConfig(**host), meter=meter)
-        self._batched.set_max_batch_size(max_batch_size)
-        self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self._batcher: Batcher[HostRequest, Any] = Batcher(self._run_batch, max_batch_size,
+                                                           batch_wait_timeout_s)
         await self._host.sync()  # load, verify and warm up before the replica is ready
         self._poller = (asyncio.ensure_future(self._poll(poll_interval_s))
                         if poll_interval_s > 0 else None)
@@ -109,19 +110,12 @@ class ModelHostDeployment:
         if not readiness.ready:
             raise RuntimeError(f"model '{self._host.name}' is not ready: {readiness.reason}")
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
-    async def _batched(self, requests: list[HostRequest]) -> list[Any]:
-        now = time.perf_counter()
-        queued = [now - self._arrivals.pop(id(r), now) for r in requests]
+    async def _run_batch(self, requests: list[HostRequest], queued: list[float]) -> list[Any]:
         results = await self._host.infer_batch(requests, queued)
         return [HostFailure.of(r) if isinstance(r, ServiceError) else r for r in results]
 
     async def infer(self, request: HostRequest) -> Any:
-        self._arrivals[id(request)] = time.perf_counter()  # the queue stage starts here
-        try:
-            return await self._batched(request)
-        finally:
-            self._arrivals.pop(id(request), None)  # a cancelled request never reached a batch
+        return await self._batcher.submit(request)  # the queue stage is measured from here
 
     async def _call(self, method: str, *args: Any) -> Any:
         try:
@@ -149,6 +143,8 @@ class ModelHostDeployment:
             self._poller.cancel()
         if getattr(self, "_ticker", None) is not None:
             self._ticker.cancel()
+        if getattr(self, "_batcher", None) is not None:
+            self._batcher.close()
         await self._host.close()
         mark_dead()
 
