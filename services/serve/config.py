@@ -31,6 +31,11 @@ in-replica part, gRPC between replicas, is the gateway's handle option
 (:class:`services.serve.ray_client.RayHostClient`)."""
 
 
+MIN_HOST_ONGOING = 64
+"""Smallest default ``max_ongoing_requests`` of a host replica (the gateway's default
+``max_in_flight`` per model)."""
+
+
 class Batching(BaseModel):
     """Dynamic batching of one model's host (overrides the application's defaults)."""
 
@@ -71,7 +76,7 @@ class ServeArgs(BaseModel):
     """GPUs each model-host replica holds; above 0 the hosts use the CUDA execution provider."""
     host_replicas: PositiveInt = 1
     host_max_ongoing_requests: PositiveInt | None = None
-    """Requests a host replica accepts at once (default: twice ``max_batch_size``)."""
+    """Requests a host replica accepts at once (default: twice ``max_batch_size``, at least 64)."""
     gateway_num_cpus: PositiveFloat = 0.1
     gateway_replicas: PositiveInt = 1
     gateway_max_ongoing_requests: PositiveInt = 512
@@ -128,5 +133,9 @@ class ServeArgs(BaseModel):
                                                     batch_wait_timeout_s=self.batch_wait_timeout_s)
 
     def host_ongoing(self, model: str) -> int:
-        """``max_ongoing_requests`` of ``model``'s host replicas (twice its batch by default)."""
-        return self.host_max_ongoing_requests or 2 * self.batching_of(model).max_batch_size
+        """``max_ongoing_requests`` of ``model``'s host replicas: by default twice its batch, and
+        at least :data:`MIN_HOST_ONGOING`, so that what the gateway admits waits in the host's
+        batcher (first come, first served) rather than in Ray's router, which retries a request
+        for a full replica with backoff and can leave one waiting for seconds behind later ones."""
+        return self.host_max_ongoing_requests or max(
+            2 * self.batching_of(model).max_batch_size, MIN_HOST_ONGOING)

@@ -38,8 +38,9 @@ def url(ray_serve, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     registry = Registry()
     registry.register(make_image_bundle(tmp_path / "v1", name=MODEL, graph=heavy(120)), MODEL)
     promote(registry, MODEL, 1, "production", actor="test")
+    # a compute-bound model gains nothing from large batches, which only lengthen each wait
     ray_serve.run(build_app(ServeArgs(models=[MODEL], host_num_cpus=1.0, gateway_num_cpus=0.1,
-                                      gateway={"deadline_s": DEADLINE_S})))
+                                      max_batch_size=2, gateway={"deadline_s": DEADLINE_S})))
     return f"{ray_serve.url}/v2/models/{MODEL}/infer"
 
 

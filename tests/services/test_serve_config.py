@@ -52,4 +52,4 @@ def test_each_model_can_have_its_own_batching() -> None:
         "big": {"max_batch_size": 64, "batch_wait_timeout_s": 0.002}}})
     assert (args.batching_of("big").max_batch_size, args.host_ongoing("big")) == (64, 128)
     assert args.batching_of("big").batch_wait_timeout_s == 0.002
-    assert (args.batching_of("small").max_batch_size, args.host_ongoing("small")) == (8, 16)
+    assert (args.batching_of("small").max_batch_size, args.host_ongoing("small")) == (8, 64)
