@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -14,11 +13,9 @@ from typing import Iterator
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
-import uvicorn
 from tritonclient.utils import InferenceServerException
 
-from tests.conftest import free_port
-from tests.services.gateways import build_app
+from tests.services.gateways import build_app, serving_over_http
 
 API_KEY = "socket-api-key-0123456789abcdef"
 
@@ -27,18 +24,8 @@ API_KEY = "socket-api-key-0123456789abcdef"
 def server(reliability_bundles: dict[str, dict[int, Path]]) -> Iterator[tuple[str, int]]:
     app = build_app({"texts": reliability_bundles["texts"]}, {"texts": {"production": 1}},
                     api_key=API_KEY, max_body_bytes=1 << 20)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_over_http(app) as port:
+        yield "127.0.0.1", port
 
 
 def test_a_gigabyte_claim_is_413_before_the_body_is_sent(server: tuple[str, int]) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -105,3 +107,26 @@ def blocking_app(**settings: Any) -> tuple[Recorder, BlockingHost]:
     fleet = Fleet({"slow": host}, lambda name: None)
     config = GatewayConfig(admin_token=TOKEN, poll_interval_s=0, **settings)
     return Recorder(create_app(config, fleet)), host
+
+
+@contextmanager
+def serving_over_http(app: Any) -> Iterator[int]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 and a free port in a background thread; the port."""
+    import uvicorn
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

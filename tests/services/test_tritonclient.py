@@ -4,25 +4,15 @@ uvicorn on a free port (in a background thread)."""
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-import time
 from typing import Iterator
 
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
-import uvicorn
 from tritonclient.utils import InferenceServerException
 
 from tests.services.bundles import png_bytes
-from tests.services.gateways import build_app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.services.gateways import build_app, serving_over_http
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +20,8 @@ def server(bundle_root) -> Iterator[str]:
     versions = {name: {int(p.name): p for p in (bundle_root / name).iterdir()}
                 for name in ("images", "texts")}
     app = build_app(versions, {"images": {"production": 1}, "texts": {"production": 2}})
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_over_http(app) as port:
+        yield f"127.0.0.1:{port}"
 
 
 @pytest.fixture
