@@ -95,9 +95,11 @@ class Admission:
                         f"{self.max_queue_s:g} s of work at its current {rate:.1f} answers/s")
         return None
 
-    @asynccontextmanager
-    async def slot(self, model: str) -> AsyncIterator[None]:
-        """Hold one of ``model``'s slots for the block.
+    def check(self, model: str) -> None:
+        """Refuse a new request of ``model`` now if its bound is reached (counted), else nothing.
+
+        The gateway's middleware calls it from the request's path, before a byte of the body is
+        read, so that under overload a refusal costs almost nothing; :meth:`slot` checks again.
 
         Raises:
             OverloadedError: The model's bound is reached.
@@ -107,6 +109,15 @@ class Admission:
             self.refused[model] += 1
             metrics().admission_rejections.labels(model).inc()
             raise OverloadedError(f"{reason}; retry later", self.retry_after_s)
+
+    @asynccontextmanager
+    async def slot(self, model: str) -> AsyncIterator[None]:
+        """Hold one of ``model``'s slots for the block.
+
+        Raises:
+            OverloadedError: The model's bound is reached.
+        """
+        self.check(model)
         self.in_flight[model] += 1
         try:
             yield

@@ -6,6 +6,11 @@ It runs before FastAPI routes anything, so an oversized ``Content-Length`` is re
 of the body is read, and an admin path without a valid token is 401 even when no route matches. With
 an API key configured, the same holds for the data plane (every path under ``/v1/`` and ``/v2``
 except ``/v2/health/``); health, ``/metrics`` and the OpenAPI document stay open.
+
+Admission control also answers here first: an inference path of a model whose bound is reached is
+429 before its body is read or parsed. Under overload most requests are refused, and a refusal that
+first decoded its body cost as much gateway time as an answer, so the event loop fell behind and
+refusals waited hundreds of milliseconds in its queue (measured in ``benchmarks/reliability.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Awaitable, Callable, Collection
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Collection, NamedTuple
 
 from services.errors import (ForbiddenError, InvalidInputError, PayloadTooLargeError,
                              UnauthorizedError, error_body, error_headers, public_message,
                              status_for)
 from services.metrics import NONE, metrics
+
+if TYPE_CHECKING:
+    from services.gateway.admission import Admission
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -50,6 +58,30 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also takes "²", which int() refuses
 
 
+class InferenceRoute(NamedTuple):
+    """The model and route template of an inference path (the labels of its request metrics)."""
+
+    model: str
+    route: str
+
+
+_INFERENCE_PATHS = (  # the POST routes of oip.py and predict.py, matched as Starlette does
+    (re.compile(r"/v2/models/([^/]+)/infer"), "/v2/models/{model}/infer"),
+    (re.compile(r"/v2/models/([^/]+)/versions/[^/]+/infer"),
+     "/v2/models/{model}/versions/{version}/infer"),
+    (re.compile(r"/v1/models/([^/]+):predict"), "/v1/models/{model}:predict"),
+)
+
+
+def inference_route(path: str) -> InferenceRoute | None:
+    """The model and route of an inference ``path`` (already percent-decoded), else ``None``."""
+    for pattern, route in _INFERENCE_PATHS:
+        match = pattern.fullmatch(path)
+        if match is not None:
+            return InferenceRoute(match[1], route)
+    return None
+
+
 def needs_api_key(path: str) -> bool:
     """Whether ``path`` is on the data plane that a configured API key protects."""
     data = path == "/v2" or path.startswith(DATA_PREFIXES)
@@ -72,15 +104,19 @@ class GatewayMiddleware:
         max_body_bytes: Largest accepted body.
         models: The served model names (the only values of the ``model`` label).
         api_key: The data plane's bearer key; ``None`` leaves the data plane open.
+        admission: The gateway's admission control, checked from the path before the body is
+            read; ``None``: only the routes check it.
     """
 
     def __init__(self, app: Callable, admin_token: str, max_body_bytes: int,
-                 models: Collection[str] = (), api_key: str | None = None) -> None:
+                 models: Collection[str] = (), api_key: str | None = None,
+                 admission: "Admission | None" = None) -> None:
         self.app = app
         self._token = admin_token.encode()
         self._api_key = None if api_key is None else api_key.encode()
         self._max_body = max_body_bytes
         self._models = frozenset(models)
+        self._admission = admission
         self._log = logging.getLogger(ACCESS_LOG)
 
     @staticmethod
@@ -148,6 +184,7 @@ class GatewayMiddleware:
             elif self._api_key is not None and needs_api_key(path):
                 self._authenticate(scope, self._api_key, "inference API", "API key")
             self._check_length(scope)
+            self._admit(scope, state)
             await self.app(scope, self._limited(receive), send_with_id)
         except Exception as exc:  # the answer of last resort: JSON, from the one table
             if answer["status"]:
@@ -159,6 +196,15 @@ class GatewayMiddleware:
         finally:
             self._access(scope, state, request_id, answer, start)
 
+    def _admit(self, scope: Scope, state: dict) -> None:
+        """Refuse an inference request at once when its model's admission bound is reached."""
+        if self._admission is None or scope.get("method") != "POST":
+            return
+        found = inference_route(scope.get("path", ""))
+        if found is not None and found.model in self._models:
+            state["early_route"] = found  # the labels of its metrics, since no route will run
+            self._admission.check(found.model)
+
     async def _error(self, send: Send, exc: BaseException) -> None:
         body = error_body(public_message(exc))
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -168,16 +214,19 @@ class GatewayMiddleware:
 
     def _access(self, scope: Scope, state: dict, request_id: str, answer: dict, start: float) -> None:
         elapsed = time.perf_counter() - start
-        route = scope.get("route")
-        params = scope.get("path_params") or {}
+        route = getattr(scope.get("route"), "path", None)
+        model = (scope.get("path_params") or {}).get("model")
+        early = state.get("early_route")
+        if route is None and early is not None:
+            route, model = early.route, early.model
         self._log.info(json.dumps({
             "request_id": request_id, "method": scope.get("method"),
-            "route": getattr(route, "path", None) or scope.get("path"),
-            "model": params.get("model"), "version": answer["version"],
+            "route": route or scope.get("path"),
+            "model": model, "version": answer["version"],
             "status": answer["status"], "latency_ms": round(elapsed * 1000, 3),
             "batch_size": state.get("batch_size")}))
         if scope.get("path") not in UNMEASURED_PATHS:
-            self._measure(getattr(route, "path", None), params.get("model"), answer, elapsed)
+            self._measure(route, model, answer, elapsed)
 
     def _measure(self, route: str | None, model: str | None, answer: dict, elapsed: float) -> None:
         """The request metrics, with label values from the served set only (never the request's)."""
