@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -102,13 +102,16 @@ async def _poll(fleet: Fleet, interval_s: float) -> None:
             log.exception("following the registry failed")
 
 
-def create_app(config: GatewayConfig, fleet: Fleet, registry: "Registry | None" = None) -> FastAPI:
+def create_app(config: GatewayConfig, fleet: Fleet, registry: "Registry | None" = None,
+               on_started: Callable[[], object] | None = None) -> FastAPI:
     """The gateway application.
 
     Args:
         config: Gateway settings (the admin token among them).
         fleet: The served models and their hosts.
         registry: The model registry the admin API changes; ``None`` leaves only ``/admin/reload``.
+        on_started: Called once start-up is done, before the first request (a replica freezes
+            its start-up heap there: :func:`services.heap.settle`).
 
     On start-up (the ASGI lifespan) every host follows the registry once, then every
     ``config.poll_interval_s`` seconds.
@@ -118,6 +121,8 @@ def create_app(config: GatewayConfig, fleet: Fleet, registry: "Registry | None" 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await fleet.refresh()
+        if on_started is not None:
+            on_started()
         poller = (asyncio.ensure_future(_poll(fleet, config.poll_interval_s))
                   if config.poll_interval_s > 0 else None)
         try:
@@ -147,6 +152,7 @@ def create_app(config: GatewayConfig, fleet: Fleet, registry: "Registry | None" 
     app.include_router(dashboard_router(gateway))
     app.add_middleware(GatewayMiddleware, admin_token=config.admin_token.get_secret_value(),
                        max_body_bytes=config.max_body_bytes, models=fleet.hosts,
-                       api_key=None if config.api_key is None else config.api_key.get_secret_value())
+                       api_key=None if config.api_key is None else config.api_key.get_secret_value(),
+                       admission=gateway.admission)
     app.state.gateway = gateway
     return app

@@ -29,6 +29,10 @@ class HostConfig(BaseModel):
     """Items in the warm-up batch run before a version is ready."""
     drain_timeout_s: PositiveFloat = 30.0
     """Longest wait for a replaced version's in-flight requests before it is released anyway."""
+    nice: int = Field(default=10, ge=0, le=19)
+    """Added to the niceness of a host replica's threads, so that on a saturated node the gateway
+    (admission, refusals, health, metrics) runs before inference does
+    (:mod:`services.host.priority`); 0 leaves the priority alone."""
 
     @property
     def intra_op_threads(self) -> int:

@@ -28,10 +28,12 @@ from services.gateway.app import create_app
 from services.gateway.config import GatewayConfig
 from services.gateway.fleet import Fleet
 from services.gateway.logs import emit_access_lines
+from services.heap import settle
 from services.host.batcher import Batcher
 from services.host.config import HostConfig
 from services.host.messages import HostRequest
 from services.host.model_host import ModelHost
+from services.host.priority import lower_priority
 from services.host.source import RegistrySource
 from services.metrics import CostMeter, Resources, mark_dead
 from services.metrics.cost import TICK_S
@@ -81,14 +83,17 @@ class ModelHostDeployment:
                        batch_wait_timeout_s: float, poll_interval_s: float,
                        resources: dict[str, float] | None = None) -> None:
         check_single_onnxruntime()
+        config = HostConfig(**host)
+        lower_priority(config.nice)  # before any session exists: its threads inherit it
         held = resources or {}
         meter = CostMeter(name, _deployment(f"host-{name}"),
                           Resources(cpus=held.get("num_cpus", 1.0), gpus=held.get("num_gpus", 0.0)))
         self._ticker = asyncio.ensure_future(self._tick(meter))
-        self._host = ModelHost(name, RegistrySource(_registry()), HostConfig(**host), meter=meter)
+        self._host = ModelHost(name, RegistrySource(_registry()), config, meter=meter)
         self._batcher: Batcher[HostRequest, Any] = Batcher(self._run_batch, max_batch_size,
                                                            batch_wait_timeout_s)
         await self._host.sync()  # load, verify and warm up before the replica is ready
+        settle()  # what start-up built lives as long as the replica: out of the collector's way
         self._poller = (asyncio.ensure_future(self._poll(poll_interval_s))
                         if poll_interval_s > 0 else None)
 
@@ -173,7 +178,7 @@ class GatewayDeployment:
         self._canary = canary
 
     def __serve_build_asgi_app__(self) -> Any:
-        return create_app(self._config, self._fleet, self._registry)
+        return create_app(self._config, self._fleet, self._registry, on_started=settle)
 
     async def refresh(self, model: str) -> dict[str, int]:
         """Follow the registry for ``model`` now (the canary controller broadcasts this to every
