@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import os
 import re
 import time
 import tomllib
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from services.gateway.dashboard import snapshot, traffic
+from services.host import HostConfig
 from services.metrics import Metrics
 from services.routing import goes_to_canary
 from tests.services.gateways import build_app
@@ -93,9 +95,12 @@ def test_snapshot_sums_known_values_by_model_and_version() -> None:
 
 @pytest.fixture
 def client(versions: dict) -> Iterator[TestClient]:
+    # The in-process hosts' "replica" is this whole test process, whose CPU time (client, gateway
+    # and hosts together) the meter counts as usage: holding every core, its allocation (wall time
+    # x CPUs held) bounds that usage, whatever else the process did in the interval.
     app = build_app(versions, {"images": {"production": 1, "canary": 2, "shadow": 3},
                                "texts": {"production": 1}}, percents={"images": 30},
-                    shadow_percent=50.0)
+                    host_config=HostConfig(cpus=os.cpu_count() or 1), shadow_percent=50.0)
     with TestClient(app) as client:
         yield client
 
