@@ -14,7 +14,7 @@ ORT_GPU_VENV := .venv-ort-gpu
 ORT_GPU_STAMP := $(ORT_GPU_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test soak benchmark audit lock provision venv ort-gpu-env clean-venv
+.PHONY: demo test soak benchmark benchmark-quick audit lock provision venv ort-gpu-env clean-venv
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ soak: provision $(STAMP)
 
 benchmark: $(STAMP)
 	@$(PY) -m benchmarks.reuse $(BENCH_ARGS)
+
+benchmark-quick: $(STAMP)
+	@$(PY) -m benchmarks.reuse --quick $(BENCH_ARGS)
 
 # Known vulnerabilities of every pinned package of the lock files (PyPI's advisory data; needs the
 # network). --strict: a package that could not be audited fails the target instead of passing

@@ -1,109 +1,165 @@
-"""Benchmark of the first reuse methods: quality and cost over 3 seeds, with the claims checked.
+"""Benchmark of every reuse method: quality and cost over 3 seeds, with the paper claims checked.
 
-Runs the recipes ``recipes/tweets-minilm.yaml`` (MiniLM-L6 on airline tweets) and
-``recipes/fashion-effnet.yaml`` (EfficientNet-Lite0 on Fashion-MNIST, 64 px) and writes, per recipe,
-``benchmarks/results/<name>/``: ``results.json`` (every run), ``leaderboard.{json,md,png}`` and
-``summary.md`` with each claim of the issue evaluated under the one rule: "A beats B" holds iff
-mean(A) − mean(B) exceeds the larger of their standard deviations over seeds.
+Runs ``recipes/tweets-all.yaml`` (MiniLM-L6 on airline tweets, with the two-task tweet setting for
+the merges) and ``recipes/fashion-all.yaml`` (EfficientNet-Lite0 on Fashion-MNIST at 64 px, with
+its two 5-class halves), every registered method that applies. A method that does not apply to the
+backbone is skipped, and the summary shows the applicability error's message. Per recipe it writes
+``benchmarks/results/<recipe>/``: ``results.json`` (every run), one leaderboard per dataset
+(``<dataset>/leaderboard.{json,md,png}``: quality, trainable parameters, training seconds, peak
+memory, latency, the Pareto picture) and ``summary.md`` with every leaderboard and the claims (see
+:mod:`benchmarks.reuse_claims`), under the one rule: "A beats B" holds iff mean(A) − mean(B)
+exceeds the larger of their standard deviations over seeds.
 
-    .venv/bin/python -m benchmarks.reuse [--recipe tweets-minilm] [--seeds 3] [--out DIR]
+    .venv/bin/python -m benchmarks.reuse [--recipe tweets-all] [--seeds 3] [--quick] [--out DIR]
 
-This is a benchmark, not a test: it takes about an hour on 2 CPU cores.
+This is a benchmark, not a test: the full run takes up to 2 hours on 2 CPU cores; ``--quick`` (1
+seed, small splits, 1 epoch, every method; see :mod:`benchmarks.reuse_quick`) at most 15 minutes,
+written to ``benchmarks/results/quick/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
 
+from benchmarks.reuse_claims import check_claims
+from benchmarks.reuse_quick import describe, quick_config
 from zhijian_core.compare.leaderboard import render_markdown, write_leaderboard
-from zhijian_core.compare.stats import Entry, aggregate, beats, faster
-from zhijian_core.experiment.config import load_recipe
-from zhijian_core.experiment.runner import run_experiment
+from zhijian_core.compare.stats import aggregate
+from zhijian_core.errors import NotApplicableError
+from zhijian_core.experiment.config import ExperimentConfig, load_recipe
+from zhijian_core.experiment.runner import preflight, run_baselines, run_method
 from zhijian_core.experiment.session import Session, resolve_device
-from zhijian_core.runs.store import RunStore
 from zhijian_core.train.result import RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = ("tweets-minilm", "fashion-effnet")
+RECIPES = ("tweets-all", "fashion-all")
+"""The benchmark's recipes (any recipe under ``recipes/`` may be named with ``--recipe``)."""
 
 
-def _claims_tweets(entries: dict[str, Entry]) -> list[str]:
-    lines = []
-    for name in ("full_finetune", "lora"):
-        lines.append(beats(entries[name], entries["tfidf_logreg"]).text)
-        mean = entries[name].macro_f1.mean
-        lines.append(f"{name} mean macro-F1 {mean:.3f} {'>=' if mean >= 0.75 else '<'} 0.75")
-    lora = entries["lora"]
-    lines.append(f"lora trains {lora.trainable_fraction:.2%} of the parameters "
-                 f"({'at most' if lora.trainable_fraction <= 0.01 else 'more than'} 1%)")
-    lines.append(faster(lora, entries["full_finetune"], "epoch_seconds").text)
-    lines.append(beats(entries["ncm@16shot"], entries["tfidf_logreg@16shot"]).text)
-    student, distilled = entries["full_finetune@minilm-l3"], entries["kd@minilm-l3"]
-    lines.append(beats(distilled, student).text)
-    lines.append(beats(student, distilled).text)
-    lines.append(faster(distilled, entries["full_finetune"], "latency_ms_b1").text)
-    lines.append(faster(distilled, entries["full_finetune"], "throughput_b32").text)
-    return lines
+class _Log:
+    """Collects the runs and the skipped methods of one recipe, and checkpoints them to disk."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.results: list[RunResult] = []
+        self.skipped: dict[str, str] = {}
+        self.started = time.time()
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+    def add(self, result: RunResult) -> None:
+        self.results.append(result)
+        print(f"[{self.elapsed():6.0f}s] {result.display} seed {result.seed}: macro-F1 "
+              f"{result.quality.macro_f1:.3f}, train {result.cost.train_seconds:.1f} s, peak "
+              f"{result.cost.peak_memory_mb:.0f} MB", flush=True)
+        self._save()
+
+    def skip(self, label: str, reason: str) -> None:
+        self.skipped[label] = reason
+        print(f"[{self.elapsed():6.0f}s] {label} skipped: {reason}", flush=True)
+        self._save()
+
+    def _save(self) -> None:
+        (self.out_dir / "results.json").write_text(json.dumps(
+            {"runs": [r.model_dump(mode="json") for r in self.results], "skipped": self.skipped},
+            indent=1))
 
 
-def _claims_images(entries: dict[str, Entry]) -> list[str]:
-    return [beats(entry, entries["pixels_logreg"]).text
-            for name, entry in entries.items() if entry.family not in ("baseline",)]
+def run_all(config: ExperimentConfig, log: _Log) -> None:
+    """Every seed: the baselines, then every method in order; a method that does not apply to its
+    backbone is recorded as skipped (with the error's message) and not tried again."""
+    preflight(config)
+    session = Session(config, None, resolve_device(config.device))
+    for seed in config.seeds:
+        session.finished.clear()
+        for base in run_baselines(config, session, seed):
+            log.add(base)
+        for spec in config.methods:
+            if spec.display in log.skipped:
+                continue
+            try:
+                log.add(run_method(spec, seed, session))
+            except NotApplicableError as exc:
+                log.skip(spec.display, str(exc))
 
 
-CLAIMS = {"tweets-minilm": _claims_tweets, "fashion-effnet": _claims_images}
+def _machine() -> str:
+    import torch
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
+            f"{torch.__version__} with {torch.get_num_threads()} threads")
 
 
-def run(recipe_name: str, seeds: int, out_root: Path) -> Path:
-    """Run one recipe with ``seeds`` seeds and write its results; return the output folder."""
-    config = load_recipe(ROOT / "recipes" / f"{recipe_name}.yaml")
-    config = config.model_copy(update={"seeds": list(range(seeds))})
-    out_dir = out_root / recipe_name
+def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool) -> str:
+    """Write one leaderboard per dataset and return the summary (Markdown)."""
+    by_dataset: dict[str, list[RunResult]] = {}
+    for run in log.results:
+        by_dataset.setdefault(run.dataset, []).append(run)
+    seeds = len(config.seeds)
+    lines = [f"# Benchmark: {config.name}", "",
+             f"Command: `{command}`", f"Machine: {_machine()}; wall time {log.elapsed():.0f} s.", ""]
+    if quick:
+        lines += [describe(), ""]
+    lines += ["Figures are mean ± sample std over seeds. A claim \"A beats B\" holds iff "
+              "mean(A) − mean(B) > max(std(A), std(B)).", ""]
+    for dataset, runs in by_dataset.items():
+        board = write_leaderboard(runs, log.out_dir / dataset,
+                                  title=f"{config.name}: {dataset}, {seeds} seed(s)")
+        lines += [render_markdown(board, image=f"{dataset}/leaderboard.png").replace("# ", "## ", 1),
+                  ""]
+    lines += ["## Skipped: not applicable to the backbone", ""]
+    lines += [f"- {label}: {reason}" for label, reason in log.skipped.items()] or ["- none"]
+    lines.append("")
+    entries = {entry.name: entry for entry in aggregate(log.results)}
+    for title, claims in check_claims(entries, log.results, log.skipped).items():
+        lines += [f"## Claim: {title}", ""]
+        if seeds < 2:
+            lines.append("- (one seed: no spread, so every difference counts; a weak check)")
+        lines += [f"- {line}" for line in claims] + [""]
+    return "\n".join(lines)
+
+
+def run(recipe: str, seeds: int, out_root: Path, quick: bool) -> Path:
+    """Run one recipe and write its results; return the output folder."""
+    config = load_recipe(ROOT / "recipes" / f"{recipe}.yaml")
+    config = (quick_config(config) if quick
+              else config.model_copy(update={"seeds": list(range(seeds))}))
+    out_dir = out_root / recipe
     out_dir.mkdir(parents=True, exist_ok=True)
-    session = Session(config, RunStore(f"benchmark-{recipe_name}"), resolve_device(config.device))
-    results: list[RunResult] = []
-    started = time.time()
-
-    def checkpoint(result: RunResult) -> None:
-        results.append(result)
-        print(f"[{time.time() - started:7.0f}s] {result.display} seed {result.seed}: "
-              f"macro-F1 {result.quality.macro_f1:.3f}", flush=True)
-        (out_dir / "results.json").write_text(json.dumps(
-            [r.model_dump(mode="json") for r in results], indent=1))
-
-    run_experiment(config, session, on_result=checkpoint)
-    board = write_leaderboard(results, out_dir, title=f"{config.name}: {config.ptm} on "
-                                                      f"{config.data.dataset}, {seeds} seeds")
-    entries = {entry.name: entry for entry in aggregate(results)}
-    claims = CLAIMS[recipe_name](entries) if seeds > 1 else ["(claims need at least 2 seeds)"]
-    summary = [f"# Benchmark: {recipe_name}", "",
-               f"Command: `.venv/bin/python -m benchmarks.reuse --recipe {recipe_name} --seeds {seeds}`",
-               f"Machine: {platform.processor() or platform.machine()}, "
-               f"{__import__('os').cpu_count()} CPUs, device {session.device}; "
-               f"wall time {time.time() - started:.0f} s.", "",
-               "Figures are mean ± sample std over seeds. A claim \"A beats B\" holds iff "
-               "mean(A) − mean(B) > max(std(A), std(B)).", "",
-               render_markdown(board, image="leaderboard.png"), "", "## Claims", "",
-               *(f"- {line}" for line in claims), ""]
-    (out_dir / "summary.md").write_text("\n".join(summary))
-    print("\n".join(summary))
+    log = _Log(out_dir)
+    if quick:
+        print(describe(), flush=True)
+    run_all(config, log)
+    command = (f".venv/bin/python -m benchmarks.reuse --recipe {recipe}"
+               + (" --quick" if quick else f" --seeds {seeds}"))
+    summary = summarize(config, log, command, quick)
+    (out_dir / "summary.md").write_text(summary)
+    print(summary, flush=True)
     return out_dir
 
 
 def main() -> None:
     """Command-line entry."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipe", action="append", choices=RECIPES,
-                        help="recipe to run (repeatable; default: all)")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--recipe", action="append",
+                        help=f"recipe under recipes/ to run (repeatable; default: {', '.join(RECIPES)})")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (ignored with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 seed, small splits, 1 epoch: checks the benchmark in minutes")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default benchmarks/results, or benchmarks/results/quick)")
     args = parser.parse_args()
+    out = args.out or ROOT / "benchmarks" / "results" / ("quick" if args.quick else "")
+    started = time.time()
     for name in args.recipe or RECIPES:
-        run(name, args.seeds, args.out)
+        run(name, args.seeds, out, args.quick)
+    print(f"benchmark done in {time.time() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

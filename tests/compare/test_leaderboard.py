@@ -82,6 +82,15 @@ def test_pareto_marks_and_baseline_verdicts(comparison: list[RunResult]) -> None
     assert rows["ncm"][HEADERS.index("epoch s")] == "-"
 
 
+def test_peak_memory_is_a_column_of_means(run: Callable[..., RunResult]) -> None:
+    runs = [run("lora", 0.7, seed=seed, peak_memory_mb=mb) for seed, mb in ((0, 120.0), (1, 180.0))]
+    board = build_leaderboard(runs, "t")
+    assert board.entries[0].peak_memory_mb.mean == 150.0
+    rows = {row[1]: row for row in _table_rows(render_markdown(board))}
+    assert rows["lora"][HEADERS.index("peak MB")] == "150"
+    assert "peak MB" in render_text(board)
+
+
 def test_render_text_is_plain_and_aligned(comparison: list[RunResult]) -> None:
     created = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     text = render_text(build_leaderboard(comparison, "Tweets", created=created))

@@ -91,6 +91,22 @@ def tiny_splits(kind: str) -> Splits:
     return Splits(**parts, seed=0, fingerprint=f"tiny-{kind}")
 
 
+PARITY = "-parity"
+"""Suffix of the second tiny task: the same inputs labelled with the parity of their class."""
+
+
+def tiny_task_splits(name: str) -> Splits:
+    """Splits of ``tiny-<kind>`` or of its second task ``tiny-<kind>-parity`` (2 classes)."""
+    kind = name.removeprefix("tiny-").removesuffix(PARITY)
+    splits = tiny_splits(kind)
+    if not name.endswith(PARITY):
+        return splits
+    parts = {part: Dataset(name, data.modality, data.inputs, data.labels % 2, ("even", "odd"))
+             for part, data in (("train", splits.train), ("val", splits.val),
+                                ("test", splits.test), ("rest", splits.rest))}
+    return Splits(**parts, seed=0, fingerprint=name)
+
+
 def tensorize(ptm: LoadedPTM, data: Dataset) -> dict[str, Tensor]:
     """The backbone's input tensors for ``data``, as the PTM's preprocessing would produce them."""
     spec = ptm.preprocess
@@ -190,7 +206,8 @@ def make_context(kind: str, seed: int = 0) -> MethodContext:
     return MethodContext(ptm=ptm, splits=tiny_splits(kind), num_classes=NUM_CLASSES,
                          device=torch.device("cpu"), seed=seed, load_model=load_model,
                          load_ptm=load_tiny_ptm, encode=encode, logits_of=logits_of,
-                         extras={"teachers": stats}, tensors=tensorize)
+                         extras={"teachers": stats}, tensors=tensorize,
+                         task_splits=tiny_task_splits)
 
 
 @dataclass

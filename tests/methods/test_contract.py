@@ -117,6 +117,9 @@ CASES: list[Case] = [
     Case("kd", "cnn", _NOT_SOURCE_HEAD,
          {"teacher": "run:teacher", "student_blocks": 2, "transfer_size": 3}),
     *(Case("graft", kind, ".", {"blocks": 2}) for kind in ("vit", "cnn")),
+    # joint training on the tiny task and its parity task (tests/methods/conftest.py)
+    *(Case("multitask_finetune", kind, _NOT_SOURCE_HEAD,
+           {"tasks": [f"tiny-{kind}", f"tiny-{kind}-parity"]}) for kind in KINDS),
 ]
 
 

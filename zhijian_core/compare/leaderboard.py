@@ -30,7 +30,7 @@ PNG_NAME = "leaderboard.png"
 """File name of the picture."""
 
 HEADERS = ("rank", "method", "family", "macro-F1", "accuracy", "trainable params", "train s",
-           "epoch s", "latency b1 ms", "throughput b32/s", "front", "vs baseline")
+           "epoch s", "peak MB", "latency b1 ms", "throughput b32/s", "front", "vs baseline")
 """Column headers of the table, in order."""
 
 
@@ -179,6 +179,7 @@ def table_rows(board: Leaderboard) -> list[list[str]]:
             f"{_count(e.trainable_params)} ({_percent(e.trainable_fraction)})",
             format_number(e.train_seconds.mean),
             format_number(e.epoch_seconds.mean) if e.epoch_seconds else "-",
+            format_number(e.peak_memory_mb.mean),
             format_number(e.latency_ms_b1.mean),
             format_number(e.throughput_b32.mean),
             "★" if e.name in front else "",
@@ -242,6 +243,8 @@ def _metadata(board: Leaderboard) -> list[str]:
 
 def _notes(board: Leaderboard) -> list[str]:
     notes = [
+        "train s: wall seconds of fitting (frozen features' extraction included); epoch s: median "
+        "seconds of one training epoch; peak MB: peak extra memory while fitting. "
         "★ on the Pareto front of macro-F1 against batch-1 latency. "
         "'vs baseline': yes when mean(method) − mean(baseline) > max(std) on macro-F1, against the "
         "best baseline run on the same data (else the best baseline).",

@@ -104,7 +104,7 @@ def execute_run(spec: RunSpec, seed: int, session: Session) -> FinishedRun:
     splits = session.splits(run_data)
     method = create_method(spec.method, spec.config)
     method.check_applicable(session.ptm(spec.ptm or config.ptm))
-    ctx = session.context(splits, seed, spec.ptm)
+    ctx = session.context(splits, seed, spec.ptm, run_data)
     device = session.device
     train_cfg = train_config(dict(method.default_train), spec.train, spec.display)
     session.begin_run()
@@ -120,9 +120,9 @@ def execute_run(spec: RunSpec, seed: int, session: Session) -> FinishedRun:
         trainable, _ = trainable_parameter_count(model)
         if method.trains:
             if method.frozen_backbone:
-                train_set = TensorSet({"features": session.features(target, data).values},
+                train_set = TensorSet({"features": method.frozen_features(ctx, data)},
                                       torch.as_tensor(data.labels, dtype=torch.long))
-                val_set = TensorSet({"features": session.features(target, splits.val).values},
+                val_set = TensorSet({"features": method.frozen_features(ctx, splits.val)},
                                     torch.as_tensor(splits.val.labels, dtype=torch.long))
             else:
                 train_set = session.tensors(target, data)

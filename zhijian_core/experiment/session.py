@@ -160,8 +160,12 @@ class Session:
         """Logits of a finalized ``module`` on ``dataset`` preprocessed for ``ptm``."""
         return predict_logits(module, self.tensors(ptm, dataset), self.eval_batch_size, self.device)
 
-    def context(self, splits: Splits, seed: int, ptm: str | None = None) -> MethodContext:
-        """The context handed to a method (source PTM ``ptm``, or the experiment's)."""
+    def context(self, splits: Splits, seed: int, ptm: str | None = None,
+                data: DataConfig | None = None) -> MethodContext:
+        """The context handed to a method (source PTM ``ptm``, or the experiment's); ``data``, the
+        run's data config, lets it draw other datasets' splits alike (``task_splits``)."""
+        task_splits = None if data is None else (
+            lambda name: self.splits(data.model_copy(update={"dataset": name})))
         return MethodContext(
             ptm=self.ptm(ptm or self.config.ptm), splits=splits, num_classes=splits.train.num_classes,
             device=self.device, seed=seed,
@@ -169,4 +173,5 @@ class Session:
             load_ptm=self.ptm,
             encode=lambda ptm, dataset: self.features(ptm, dataset).values,
             logits_of=self.logits_of,
-            tensors=lambda ptm, dataset: self.tensors(ptm, dataset).inputs)
+            tensors=lambda ptm, dataset: self.tensors(ptm, dataset).inputs,
+            task_splits=task_splits)

@@ -79,6 +79,9 @@ class MethodContext:
     tensors: Callable[[LoadedPTM, Dataset], Mapping[str, Tensor]] | None = None
     """Returns a dataset preprocessed for a PTM as its named input tensors ``(N, ...)`` (for
     gradients through a whole model outside training, as Fisher merging needs); ``None``: none."""
+    task_splits: Callable[[str], Splits] | None = None
+    """Returns the splits of another dataset (by name) drawn with this run's sizes and seed (the
+    other tasks of a multi-task setting); ``None``: none."""
 
 
 class ReuseMethod(ABC):
@@ -125,6 +128,12 @@ class ReuseMethod(ABC):
     @abstractmethod
     def build(self, ctx: MethodContext) -> nn.Module:
         """Return the target model, with ``requires_grad`` set on exactly the parameters that train."""
+
+    def frozen_features(self, ctx: MethodContext, dataset: Dataset) -> Tensor:
+        """Features ``(N, D)`` the head of a ``frozen_backbone`` method trains on, computed once per
+        split: the frozen target backbone's pooled features (cached by ``ctx.encode``) unless the
+        method reads other features (Head2Toe: its selection over every block)."""
+        return ctx.encode(self.target_ptm(ctx), dataset)
 
     def training_data(self, ctx: MethodContext) -> Dataset:
         """The examples to train on (the train split unless the method adds a transfer set)."""

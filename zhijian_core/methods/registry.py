@@ -44,6 +44,7 @@ BUILTIN_METHODS: tuple[str, ...] = (
     "task_arithmetic",
     "ties",
     "fisher",
+    "multitask_finetune",
 )
 
 _REGISTRY: dict[str, type[ReuseMethod]] = {}

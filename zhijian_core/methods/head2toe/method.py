@@ -7,6 +7,7 @@ from typing import Mapping, cast
 import torch
 from torch import Tensor, nn
 
+from zhijian_core.data.dataset import Dataset
 from zhijian_core.errors import MethodError, NotApplicableError
 from zhijian_core.layers.selection import FeatureSelection
 from zhijian_core.layers.specs import FeatureSelectionSpec
@@ -45,9 +46,12 @@ class Head2Toe(ReuseMethod):
     linear head is trained on them alone. The backbone stays frozen (and in eval mode); the
     finalized model computes the selected features itself, and its architecture lists them.
 
+    The backbone runs once per split: every block's pooled features are computed once (the
+    training split's while ranking), and the head trains on the selected, scaled features of each
+    split (:meth:`frozen_features`), as linear probing trains on cached final features.
+
     ``default_train``: that of linear probing (a convex head on fixed features: high learning
-    rate, no warm-up, a small weight decay, larger batches), with fewer epochs, since each epoch
-    runs the backbone (the trainer caches final pooled features only, not every block's).
+    rate, no warm-up, a small weight decay, larger batches), with fewer epochs.
     """
 
     name = "head2toe"
@@ -55,6 +59,7 @@ class Head2Toe(ReuseMethod):
     paper = ('Evci, Dumoulin, Larochelle & Mozer, "Head2Toe: Utilizing Intermediate '
              'Representations for Better Transfer Learning", ICML 2022')
     config_class = Head2ToeConfig
+    frozen_backbone = True
     default_train = {"lr": 1e-2, "epochs": 20, "batch_size": 64, "weight_decay": 1e-4,
                      "warmup_ratio": 0.0}
     config: Head2ToeConfig
@@ -62,12 +67,38 @@ class Head2Toe(ReuseMethod):
     def __init__(self, config: Head2ToeConfig) -> None:
         super().__init__(config)
         self._selection: FeatureSelectionSpec | None = None
+        self._scales: Tensor | None = None
+        self._layer_dims: tuple[int, ...] = ()
+        self._blocks: dict[str, Tensor] = {}
+        """Every block's pooled features ``(N, sum(layer_dims))`` by dataset fingerprint."""
+
+    def _all_blocks(self, ctx: MethodContext, dataset: Dataset) -> Tensor:
+        """Every block's pooled features of ``dataset``: one pass of the frozen backbone, kept."""
+        key = dataset.fingerprint()
+        if key not in self._blocks:
+            probe = _AllBlocks(ctx.ptm.backbone).eval()
+            self._blocks[key] = ctx.logits_of(probe, ctx.ptm, dataset).float().cpu()
+            if probe.layer_dims:
+                self._layer_dims = tuple(probe.layer_dims)
+        return self._blocks[key]
+
+    def frozen_features(self, ctx: MethodContext, dataset: Dataset) -> Tensor:
+        """The selected, layer-scaled features ``(N, num_features)`` the head reads, computed
+        from every block's pooled features (one backbone pass per split, kept)."""
+        if self._selection is None or self._scales is None:
+            raise MethodError(f"method '{self.name}': build() selects the features and must run "
+                              "before frozen_features()")
+        features = self._all_blocks(ctx, dataset)
+        layer = FeatureSelection(self._selection.layer_dims, self._selection.index)
+        with torch.no_grad():
+            layer.scales.copy_(self._scales)
+            return layer.concatenate(torch.split(features, self._selection.layer_dims, dim=-1)
+                                     ).index_select(-1, layer.index)
 
     def _select(self, ctx: MethodContext) -> Tensor:
         """Rank the training split's features, keep the best; return the layer scales."""
-        probe = _AllBlocks(ctx.ptm.backbone).eval()
-        features = ctx.logits_of(probe, ctx.ptm, ctx.splits.train).float().cpu()
-        dims = probe.layer_dims
+        features = self._all_blocks(ctx, ctx.splits.train)
+        dims = list(self._layer_dims)
         total = sum(dims)
         if self.config.num_features > total:
             raise NotApplicableError(
@@ -83,6 +114,7 @@ class Head2Toe(ReuseMethod):
         index = torch.topk(scores, self.config.num_features).indices.sort().values
         self._selection = FeatureSelectionSpec(layer_dims=tuple(dims),
                                                index=tuple(int(i) for i in index))
+        self._scales = scales
         return scales
 
     def build(self, ctx: MethodContext) -> nn.Module:
