@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import signal
 import statistics
 import sys
@@ -42,8 +41,8 @@ from typing import Any
 import psutil
 
 from benchmarks import scenarios
-from benchmarks.serving import MODEL, free_port, prepare, wait_ready
-from services.serve.ingress import use_haproxy
+from benchmarks.local_ray import QUIET, start_serve, wait_ready
+from benchmarks.serving import MODEL, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "zhijian"
@@ -56,25 +55,7 @@ class Service:
     """Our application on a local Ray; redeployed per scenario with its own host layout."""
 
     def __init__(self, work: Path) -> None:
-        import ray
-        from ray import serve
-        from ray.serve.config import HTTPOptions
-
-        from zhijian_core.registry import Registry, promote
-
-        os.environ["ZHIJIAN_HOME"] = str(work / "home")  # Ray's workers inherit it
-        os.environ["ZHIJIAN_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
-        use_haproxy()  # Ray's HAProxy ingress, as zhijian serve runs it (both apps use it)
-        registry = Registry()
-        if not registry.exists(MODEL) or "production" not in registry.aliases(MODEL):
-            version = registry.register(work / "bundle", MODEL)
-            promote(registry, MODEL, version, "production", actor="benchmark", force=True,
-                    reason="reliability benchmark")
-        self.port = free_port()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 logging_level="WARNING", configure_logging=False)
-        serve.start(http_options=HTTPOptions(host="127.0.0.1", port=self.port, request_timeout_s=60),
-                    logging_config={"enable_access_log": False, "log_level": "WARNING"})
+        self.port = start_serve(work, MODEL, 2, "reliability benchmark")
         self.url = f"http://127.0.0.1:{self.port}/v1/models/{MODEL}:predict"
 
     def deploy(self, **args: Any) -> None:
@@ -87,8 +68,7 @@ class Service:
         cpus = args.pop("host_num_cpus")
         serve.run(build_app(ServeArgs(models=[MODEL], host=HostConfig(cpus=cpus),
                                       host_num_cpus=cpus, gateway_num_cpus=0.1, **args)),
-                  name=APP, route_prefix="/",
-                  logging_config={"enable_access_log": False, "log_level": "WARNING"})
+                  name=APP, route_prefix="/", logging_config=QUIET)
         wait_ready(self.url, body={"instances": ["warm up"]})
 
     @staticmethod

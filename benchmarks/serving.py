@@ -40,8 +40,6 @@ import contextlib
 import json
 import os
 import platform
-import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,7 +51,7 @@ from typing import Any, Callable
 import numpy as np
 from pydantic import BaseModel
 
-from services.serve.ingress import use_haproxy
+from benchmarks.local_ray import QUIET, free_port, start_serve, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "bench-tweets"
@@ -220,30 +218,6 @@ def serve_subprocess(kind: str, work: Path, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, timeout_s: float = 180.0, body: dict | None = None) -> None:
-    """Poll ``url`` until it answers 200 (a POST of ``body`` when given)."""
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            answer_ = (httpx.post(url, json=body, timeout=10) if body is not None
-                       else httpx.get(url, timeout=10))
-            if answer_.status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not become ready within {timeout_s:.0f} s")
-        time.sleep(0.5)
-
-
 class Subprocesses:
     """The two uvicorn servers, each in its own process."""
 
@@ -270,33 +244,18 @@ class RayApps:
     """A local Ray with both Ray Serve apps: the bare peer under ``/bare``, ours under ``/``."""
 
     def __init__(self, work: Path) -> None:
-        import ray
         from ray import serve
-        from ray.serve.config import HTTPOptions
 
         from services.host.config import HostConfig
         from services.serve.builder import build_app
         from services.serve.config import ServeArgs
-        from zhijian_core.registry import Registry, promote
 
-        os.environ["ZHIJIAN_HOME"] = str(work / "home")  # Ray's workers inherit it
-        os.environ["ZHIJIAN_ADMIN_TOKEN"] = secrets.token_urlsafe(24)
-        use_haproxy()  # Ray's HAProxy ingress, as zhijian serve runs it (both apps use it)
-        registry = Registry()
-        version = registry.register(work / "bundle", MODEL)
-        promote(registry, MODEL, version, "production", actor="benchmark", force=True,
-                reason="serving benchmark")
-        port = free_port()
-        ray.init(num_cpus=THREADS, include_dashboard=False, log_to_driver=False,
-                 logging_level="WARNING", configure_logging=False)
-        serve.start(http_options=HTTPOptions(host="127.0.0.1", port=port, request_timeout_s=60),
-                    logging_config={"enable_access_log": False, "log_level": "WARNING"})
-        quiet = {"enable_access_log": False, "log_level": "WARNING"}
+        port = start_serve(work, MODEL, THREADS, "serving benchmark")  # both apps behind HAProxy
         serve.run(bare_ray_deployment().bind(str(work / "bundle")), name="bare",
-                  route_prefix="/bare", logging_config=quiet)
+                  route_prefix="/bare", logging_config=QUIET)
         serve.run(build_app(ServeArgs(models=[MODEL], host=HostConfig(cpus=THREADS),
                                       host_num_cpus=0.5, gateway_num_cpus=0.1)),
-                  name="zhijian", route_prefix="/", logging_config=quiet)
+                  name="zhijian", route_prefix="/", logging_config=QUIET)
         base = f"http://127.0.0.1:{port}"
         self.urls = {"bare-ray-serve": f"{base}/bare", "zhijian": f"{base}/v1/models/{MODEL}:predict"}
         for url in self.urls.values():
