@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -89,21 +90,30 @@ def post(url: str, body: bytes, key: str | None = None) -> int:
         return exc.code
 
 
+ROUND_S = 0.5
+"""Each thread's round of the steady load lasts at least this long, so that the load spans
+several scrapes whatever the machine's speed: a rate needs two samples that differ, and a load
+that ends between two scrapes leaves every rate at zero."""
+
+
 def steady(base: str, rounds: int) -> Counter[int]:
     """``rounds`` of 12 requests on each of :data:`STEADY_THREADS` threads: per round nine good
-    ones with routing keys, one naming v4, one malformed, one naming a missing version."""
+    ones with routing keys, one naming v4, one malformed, one naming a missing version; a round
+    lasts at least :data:`ROUND_S`."""
     infer = f"{base}/v2/models/{MODEL}/infer"
     codes: Counter[int] = Counter()
     lock = threading.Lock()
 
     def worker(thread: int) -> None:
         for round_ in range(rounds):
+            started = time.monotonic()
             seen = [post(infer, GOOD, key=f"user-{thread}-{round_}-{i}") for i in range(9)]
             seen.append(post(f"{base}/v2/models/{MODEL}/versions/4/infer", GOOD))
             seen.append(post(infer, BAD_SHAPE))
             seen.append(post(f"{base}/v2/models/{MODEL}/versions/99/infer", GOOD))
             with lock:
                 codes.update(seen)
+            time.sleep(max(0.0, started + ROUND_S - time.monotonic()))
 
     with ThreadPoolExecutor(STEADY_THREADS) as pool:
         list(pool.map(worker, range(STEADY_THREADS)))

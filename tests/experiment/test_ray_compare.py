@@ -26,9 +26,13 @@ def _config(ptm: str, dataset: str, methods: list[dict], **extra):
 
 
 def _files(root: Path) -> dict[str, float]:
+    """Files under a ZhiJian home and their modification times, but the serving replicas'
+    Prometheus files (``metrics/``): apps that earlier tests deployed on the shared Ray keep
+    writing those."""
     if not root.exists():
         return {}
-    return {str(p): p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
+    return {str(p): p.stat().st_mtime for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] != "metrics"}
 
 
 def _layout(store: RunStore, run_id: str) -> dict:
