@@ -17,8 +17,10 @@ variables on every Ray container (``helm/zhijian``, ``serve.haproxy``).
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -89,11 +91,16 @@ characters) and HAProxy refuses socket paths above 97 characters (``/<56>/metric
 
 def use_haproxy() -> Path:
     """Put :func:`haproxy_env` into this process's environment (call before ``ray.init``), with a
-    fresh directory short enough for HAProxy's socket paths; return the directory."""
+    fresh directory short enough for HAProxy's socket paths; return the directory.
+
+    The directory is removed when this process exits (after Ray's own exit handler, registered
+    later by ``ray.init``, has stopped the HAProxy that used it)."""
     base = "/tmp" if os.path.isdir("/tmp") else None
     directory = Path(tempfile.mkdtemp(prefix="zjh-", dir=base))
     if len(str(directory)) > MAX_DIRECTORY:
+        directory.rmdir()
         raise OSError(f"HAProxy's directory {directory} is longer than {MAX_DIRECTORY} characters: "
                       "its socket paths would be refused")
+    atexit.register(shutil.rmtree, directory, True)
     os.environ.update(haproxy_env(directory))
     return directory

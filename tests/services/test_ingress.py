@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,13 @@ def test_replica_ports_come_from_a_window_of_this_ray() -> None:
         assert 20000 <= http_low < http_high <= 26000 <= grpc_low < grpc_high <= 32000
         assert http_high - http_low == grpc_high - grpc_low == 100
     assert len({w[REPLICA_PORTS[0]] for w in windows}) > 10  # two Rays rarely share one
+
+
+@pytest.mark.timeout(60)
+def test_the_directory_goes_with_the_process_that_made_it() -> None:
+    script = ("from services.serve.ingress import use_haproxy\n"
+              "d = use_haproxy(); (d / 'haproxy.cfg').write_text('x'); print(d)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=50).stdout.strip()
+    assert out.startswith("/") and "zjh-" in out
+    assert not Path(out).exists()
