@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import time
 from pathlib import Path
 
+from services.net import free_port
 from services.serve.ingress import use_haproxy
 
 QUIET = {"enable_access_log": False, "log_level": "WARNING"}
 """Serve's logging for the benchmarks' applications: no Ray access log, warnings only."""
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_ready(url: str, timeout_s: float = 180.0, body: dict | None = None) -> None:

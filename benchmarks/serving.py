@@ -51,7 +51,8 @@ from typing import Any, Callable
 import numpy as np
 from pydantic import BaseModel
 
-from benchmarks.local_ray import QUIET, free_port, start_serve, wait_ready
+from benchmarks.local_ray import QUIET, start_serve, wait_ready
+from services.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "bench-tweets"

@@ -18,7 +18,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -31,12 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' bundles and browser helper
 
 IMAGES, TEXTS = "product-images", "search-embeddings"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def register(home: Path) -> None:
@@ -98,6 +91,7 @@ def main() -> None:
         from ray import serve
         from ray.serve.config import HTTPOptions
 
+        from services.net import free_port
         from services.serve.builder import build_app
         from services.serve.config import ServeArgs
         from tests.services.chromium import Browser

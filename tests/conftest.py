@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from services.net import free_port  # noqa: F401  (the tests import it from here)
+
 # No test may reach a model hub: every model is tiny and random, or packaged.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -29,15 +31,6 @@ def _zhijian_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     """Runs stored by a test go to a private folder, never to the checkout's ``.zhijian``."""
     monkeypatch.setenv("ZHIJIAN_HOME", str(tmp_path_factory.mktemp("zhijian-home")))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RayServe:

@@ -21,9 +21,10 @@ import atexit
 import os
 import random
 import shutil
-import socket
 import tempfile
 from pathlib import Path
+
+from services.net import free_port
 
 ENABLE = "RAY_SERVE_ENABLE_HA_PROXY"
 FILES = {
@@ -67,17 +68,11 @@ def replica_port_windows(rng: random.Random | None = None) -> dict[str, str]:
     return dict(zip(REPLICA_PORTS, map(str, (http, http + WINDOW, grpc, grpc + WINDOW))))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def haproxy_env(directory: Path, draining_s: float = DRAINING_S,
                 ports: tuple[int, int] | None = None) -> dict[str, str]:
     """The environment that turns HAProxy ingress on, its files in ``directory``, its stats and
     exporter on ``ports`` (free ones when omitted)."""
-    ports = ports or (_free_port(), _free_port())
+    ports = ports or (free_port(), free_port())
     return {ENABLE: "1", DRAINING: f"{draining_s:g}", **replica_port_windows(),
             **{key: str(port) for key, port in zip(PORTS, ports)},
             **{key: str(directory / name) if name else str(directory)
