@@ -65,17 +65,27 @@ class InferenceRoute(NamedTuple):
     route: str
 
 
-_INFERENCE_PATHS = (  # the POST routes of oip.py and predict.py, matched as Starlette does
-    (re.compile(r"/v2/models/([^/]+)/infer"), "/v2/models/{model}/infer"),
-    (re.compile(r"/v2/models/([^/]+)/versions/[^/]+/infer"),
-     "/v2/models/{model}/versions/{version}/infer"),
-    (re.compile(r"/v1/models/([^/]+):predict"), "/v1/models/{model}:predict"),
-)
+INFERENCE_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer",
+                    "/v1/models/{model}:predict")
+"""The POST routes of ``oip.py`` and ``predict.py`` that run an inference (a test checks the app
+has exactly these)."""
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A route template matched as Starlette does: each ``{name}`` one path segment; the model's
+    captured."""
+    parts = re.split(r"\{(\w+)\}", template)  # literal, name, literal, ...
+    return re.compile("".join(re.escape(part) if index % 2 == 0
+                              else "([^/]+)" if part == "model" else "[^/]+"
+                              for index, part in enumerate(parts)))
+
+
+_INFERENCE_PATTERNS = tuple((_pattern(route), route) for route in INFERENCE_ROUTES)
 
 
 def inference_route(path: str) -> InferenceRoute | None:
     """The model and route of an inference ``path`` (already percent-decoded), else ``None``."""
-    for pattern, route in _INFERENCE_PATHS:
+    for pattern, route in _INFERENCE_PATTERNS:
         match = pattern.fullmatch(path)
         if match is not None:
             return InferenceRoute(match[1], route)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.gateway.middleware import INFERENCE_ROUTES
 from tests.deploy.promql import (RULES, exported_names, metric_names, promtool, recorded_names,
                                  rule_groups)
 
@@ -24,8 +25,6 @@ LABEL_KEYS = {"model", "version", "route", "code", "device", "basis", "stage", "
 INPUTS = {"up", "zhijian_cost_budget_dollars_per_day"}
 """Series the rules read that the service does not export: Prometheus' own ``up``, and the
 optional per-model budget an operator records (rules/recording.yaml)."""
-INFERENCE_ROUTES = ("/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}/infer",
-                    "/v1/models/{model}:predict")
 OTHER_ROUTES = ("/v2/models/{model}", "/v2/models/{model}/ready", "/v2/health/ready",
                 "/v2/models/{model}/versions/{version}/stats", "/admin/models/{model}/promote",
                 "/v2/repository/models/{model}/load", "")

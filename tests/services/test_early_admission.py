@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from services.gateway.middleware import InferenceRoute, inference_route
+from services.gateway.middleware import INFERENCE_ROUTES, InferenceRoute, inference_route
+from tests.reliability.asgi import routes
 from tests.services.gateways import blocking_app
 from tests.services.test_metrics import PIXELS, scrape, value
 
@@ -20,6 +21,13 @@ INFERENCE_PATHS = {
     "/v2/models/slow/versions/1/infer": "/v2/models/{model}/versions/{version}/infer",
     "/v1/models/slow:predict": "/v1/models/{model}:predict",
 }
+
+
+def test_the_inference_routes_are_the_apps() -> None:
+    app, _ = blocking_app()
+    posted = {path for method, path in routes(app) if method == "POST"}
+    assert {path for path in posted if path.endswith(("/infer", ":predict"))} == set(
+        INFERENCE_ROUTES)
 
 
 def test_inference_paths_name_their_model_and_route() -> None:
