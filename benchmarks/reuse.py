@@ -30,9 +30,8 @@ from benchmarks.reuse_claims import check_claims
 from benchmarks.reuse_quick import describe, quick_config
 from zhijian_core.compare.leaderboard import render_markdown, write_leaderboard
 from zhijian_core.compare.stats import aggregate
-from zhijian_core.errors import NotApplicableError
 from zhijian_core.experiment.config import ExperimentConfig, load_recipe
-from zhijian_core.experiment.runner import preflight, run_baselines, run_method
+from zhijian_core.experiment.runner import run_experiment
 from zhijian_core.experiment.session import Session, resolve_device
 from zhijian_core.train.result import RunResult
 
@@ -74,19 +73,8 @@ class _Log:
 def run_all(config: ExperimentConfig, log: _Log) -> None:
     """Every seed: the baselines, then every method in order; a method that does not apply to its
     backbone is recorded as skipped (with the error's message) and not tried again."""
-    preflight(config)
-    session = Session(config, None, resolve_device(config.device))
-    for seed in config.seeds:
-        session.finished.clear()
-        for base in run_baselines(config, session, seed):
-            log.add(base)
-        for spec in config.methods:
-            if spec.display in log.skipped:
-                continue
-            try:
-                log.add(run_method(spec, seed, session))
-            except NotApplicableError as exc:
-                log.skip(spec.display, str(exc))
+    run_experiment(config, Session(config, None, resolve_device(config.device)),
+                   on_result=log.add, on_skip=lambda spec, exc: log.skip(spec.display, str(exc)))
 
 
 def _machine() -> str:

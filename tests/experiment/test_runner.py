@@ -116,3 +116,20 @@ def test_distillation_leaves_the_shared_student_ptm_untouched(text_task, tmp_pat
     assert [r.ptm for r in results if r.method == "kd"] == [session.ptm(student).spec] * 2
     after = session.ptm(student).backbone.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_method_that_does_not_apply_is_skipped_once_or_raised(text_task) -> None:
+    from zhijian_core.errors import NotApplicableError
+
+    csv_path, ptm = text_task
+    config = parse_experiment(_config(ptm, str(csv_path), [
+        {"method": "co_tuning"}, {"method": "ncm"}], seeds=[0, 1],
+        preprocess={"max_length": 16}), "test")
+    skipped: list[tuple[str, str]] = []
+    results = run_experiment(config, Session(config, None, resolve_device("cpu")),
+                             on_skip=lambda spec, exc: skipped.append((spec.display, str(exc))))
+    assert [r.display for r in results] == ["tfidf_logreg", "ncm"] * 2
+    assert [name for name, _ in skipped] == ["co_tuning"]  # not tried again for seed 1
+    assert "co_tuning" in skipped[0][1] and "does not apply" in skipped[0][1]
+    with pytest.raises(NotApplicableError):
+        run_experiment(config, Session(config, None, resolve_device("cpu")))

@@ -18,7 +18,7 @@ import torch
 
 from zhijian_core.data.config import DataConfig
 from zhijian_core.data.dataset import Splits
-from zhijian_core.errors import ConfigError
+from zhijian_core.errors import ConfigError, NotApplicableError
 from zhijian_core.experiment.config import ExperimentConfig, RunSpec
 from zhijian_core.experiment.session import Session
 from zhijian_core.methods.registry import create_method
@@ -180,10 +180,20 @@ def _baseline_label(name: str, spec: RunSpec | None) -> str:
 
 
 def run_experiment(config: ExperimentConfig, session: Session,
-                   on_result: Callable[[RunResult], None] | None = None) -> list[RunResult]:
-    """Run every method (and the baselines) for every seed; return all results in order."""
+                   on_result: Callable[[RunResult], None] | None = None,
+                   on_skip: Callable[[RunSpec, NotApplicableError], None] | None = None
+                   ) -> list[RunResult]:
+    """Run every method (and the baselines) for every seed; return all results in order.
+
+    Args:
+        on_result: Called with each result as it comes.
+        on_skip: When given, a method that does not apply to its backbone is handed to it with
+            the error and not tried for later seeds (the rest goes on); otherwise the error is
+            raised.
+    """
     preflight(config)
     results: list[RunResult] = []
+    skipped: set[str] = set()
 
     def emit(result: RunResult) -> None:
         results.append(result)
@@ -195,7 +205,15 @@ def run_experiment(config: ExperimentConfig, session: Session,
         for base in run_baselines(config, session, seed):
             emit(base)
         for spec in config.methods:
-            emit(run_method(spec, seed, session))
+            if spec.display in skipped:
+                continue
+            try:
+                emit(run_method(spec, seed, session))
+            except NotApplicableError as exc:
+                if on_skip is None:
+                    raise
+                skipped.add(spec.display)
+                on_skip(spec, exc)
     return results
 
 
