@@ -92,8 +92,7 @@ class Head2Toe(ReuseMethod):
         layer = FeatureSelection(self._selection.layer_dims, self._selection.index)
         with torch.no_grad():
             layer.scales.copy_(self._scales)
-            return layer.concatenate(torch.split(features, self._selection.layer_dims, dim=-1)
-                                     ).index_select(-1, layer.index)
+            return layer(torch.split(features, self._selection.layer_dims, dim=-1))
 
     def _select(self, ctx: MethodContext) -> Tensor:
         """Rank the training split's features, keep the best; return the layer scales."""
