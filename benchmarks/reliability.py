@@ -42,7 +42,7 @@ import psutil
 
 from benchmarks import scenarios
 from benchmarks.local_ray import QUIET, start_serve, wait_ready
-from benchmarks.serving import MODEL, prepare
+from benchmarks.serving_servers import MODEL, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "zhijian"
