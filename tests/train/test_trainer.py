@@ -93,9 +93,33 @@ def test_frozen_batch_norm_statistics_do_not_move() -> None:
         def loss(model, batch, labels, indices):
             return nn.functional.cross_entropy(model(batch), labels)
 
+        @staticmethod
+        def keeps_norm_statistics():
+            return False
+
     fit(HeadOnly(), model, data, data, NAMES, TrainConfig(epochs=1, batch_size=8), CPU, seed=0)
     after = {k: v for k, v in model.state_dict().items() if "running_mean" in k}
     assert before and all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("method", ["bitfit", "ln_tuning"])
+@pytest.mark.parametrize("statistics", ["source", "task"])
+def test_norm_tuning_keeps_the_ptm_statistics_unless_told(method: str, statistics: str) -> None:
+    """BitFit and norm tuning train batch norms' shifts (and gains) over the PTM's statistics; with
+    ``norm_statistics: task`` the statistics follow the task's batches."""
+    ptm = tiny_cnn_ptm()
+    reuse = create_method(method, {"norm_statistics": statistics})
+    model = ReuseClassifier(ptm.backbone, 3)
+    for name, p in model.backbone.named_parameters():
+        p.requires_grad_(name.endswith("bias"))
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running_mean" in k}
+    g = torch.Generator().manual_seed(0)
+    data = TensorSet({"pixel_values": torch.randn(16, 3, 32, 32, generator=g) * 3 + 1},
+                     torch.arange(16) % 3)
+    fit(reuse, model, data, data, NAMES, TrainConfig(epochs=1, batch_size=8), CPU, seed=0)
+    after = {k: v for k, v in model.state_dict().items() if "running_mean" in k}
+    kept = all(torch.equal(before[k], after[k]) for k in before)
+    assert before and kept == (statistics == "source")
 
 
 def test_nothing_to_train_is_refused() -> None:

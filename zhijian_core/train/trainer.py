@@ -67,11 +67,12 @@ def _autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | 
     return torch.float16
 
 
-def _freeze_frozen_norm_stats(model: nn.Module) -> None:
-    """Keep batch-norm statistics of frozen layers fixed: their running means are PTM knowledge."""
+def _freeze_norm_stats(model: nn.Module, keep_all: bool) -> None:
+    """Keep batch-norm statistics fixed (they are PTM knowledge): of frozen layers, or of every
+    layer when ``keep_all`` (see :meth:`ReuseMethod.keeps_norm_statistics`)."""
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            if not any(p.requires_grad for p in module.parameters(recurse=False)):
+            if keep_all or not any(p.requires_grad for p in module.parameters(recurse=False)):
                 module.eval()
 
 
@@ -109,7 +110,7 @@ def fit(method: ReuseMethod, model: nn.Module, train: TensorSet, val: TensorSet,
     with progress(f"{method.name}: training", total_steps) as advance:
         for epoch in range(config.epochs):
             model.train()
-            _freeze_frozen_norm_stats(model)
+            _freeze_norm_stats(model, method.keeps_norm_statistics())
             start = time.perf_counter()
             for index in iterate_batches(len(train), config.batch_size, generator):
                 batch = to_device(train.batch(index), device)

@@ -27,7 +27,8 @@ class BitFit(ReuseMethod):
     (attention query/key/value and output, both MLP layers, LayerNorm shifts), with the new head;
     the weights stay frozen. In a CNN the convolutions that feed a batch norm have no bias, so the
     biases are mostly the batch norms' shifts (plus those of bias-carrying convolutions, such as
-    squeeze-excitation ones). The finalized model is the PTM's structure with new biases.
+    squeeze-excitation ones), trained over the PTM's batch-norm statistics (``norm_statistics``).
+    The finalized model is the PTM's structure with new biases.
 
     The key bias gets a zero gradient by construction (a shift shared by all keys of a query
     cancels in the softmax); the paper trains it anyway, and so do we.
@@ -43,6 +44,10 @@ class BitFit(ReuseMethod):
     config_class = BitFitConfig
     default_train = {"lr": 1e-3}
     config: BitFitConfig
+
+    def keeps_norm_statistics(self) -> bool:
+        """The PTM's batch-norm statistics stay unless ``norm_statistics`` is ``task``."""
+        return self.config.norm_statistics == "source"
 
     def build(self, ctx: MethodContext) -> nn.Module:
         """A classifier on a copy of the backbone in which only the biases (and head) train."""
