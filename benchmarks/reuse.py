@@ -11,6 +11,7 @@ memory, latency, the Pareto picture) and ``summary.md`` with every leaderboard a
 exceeds the larger of their standard deviations over seeds.
 
     .venv/bin/python -m benchmarks.reuse [--recipe tweets-all] [--seeds 3] [--quick] [--out DIR]
+    .venv/bin/python -m benchmarks.reuse --recipe tweets-all --summarize   # from results.json
 
 This is a benchmark, not a test: the full run takes up to 2 hours on 2 CPU cores; ``--quick`` (1
 seed, small splits, 1 epoch, every method; see :mod:`benchmarks.reuse_quick`) at most 15 minutes,
@@ -49,6 +50,15 @@ class _Log:
         self.skipped: dict[str, str] = {}
         self.started = time.time()
 
+    @classmethod
+    def load(cls, out_dir: Path) -> "_Log":
+        """The runs and skipped methods a (possibly unfinished) run wrote to ``results.json``."""
+        saved = json.loads((out_dir / "results.json").read_text())
+        log = cls(out_dir)
+        log.results = [RunResult.model_validate(run) for run in saved["runs"]]
+        log.skipped = saved["skipped"]
+        return log
+
     def elapsed(self) -> float:
         return time.time() - self.started
 
@@ -84,14 +94,16 @@ def _machine() -> str:
             f"{torch.__version__} with {torch.get_num_threads()} threads")
 
 
-def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool) -> str:
+def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool,
+              wall: str | None = None) -> str:
     """Write one leaderboard per dataset and return the summary (Markdown)."""
+    wall = wall or f"wall time {log.elapsed():.0f} s"
     by_dataset: dict[str, list[RunResult]] = {}
     for run in log.results:
         by_dataset.setdefault(run.dataset, []).append(run)
     seeds = len(config.seeds)
     lines = [f"# Benchmark: {config.name}", "",
-             f"Command: `{command}`", f"Machine: {_machine()}; wall time {log.elapsed():.0f} s.", ""]
+             f"Command: `{command}`", f"Machine: {_machine()}; {wall}.", ""]
     if quick:
         lines += [describe(), ""]
     lines += ["Figures are mean ± sample std over seeds. A claim \"A beats B\" holds iff "
@@ -113,20 +125,25 @@ def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool) ->
     return "\n".join(lines)
 
 
-def run(recipe: str, seeds: int, out_root: Path, quick: bool) -> Path:
-    """Run one recipe and write its results; return the output folder."""
+def run(recipe: str, seeds: int, out_root: Path, quick: bool, saved: bool = False) -> Path:
+    """Run one recipe and write its results (with ``saved``: summarize the runs already in its
+    ``results.json`` instead, say of a run that was stopped); return the output folder."""
     config = load_recipe(ROOT / "recipes" / f"{recipe}.yaml")
     config = (quick_config(config) if quick
               else config.model_copy(update={"seeds": list(range(seeds))}))
     out_dir = out_root / recipe
     out_dir.mkdir(parents=True, exist_ok=True)
-    log = _Log(out_dir)
-    if quick:
-        print(describe(), flush=True)
-    run_all(config, log)
     command = (f".venv/bin/python -m benchmarks.reuse --recipe {recipe}"
                + (" --quick" if quick else f" --seeds {seeds}"))
-    summary = summarize(config, log, command, quick)
+    if saved:
+        log = _Log.load(out_dir)
+        wall = f"summarized from results.json ({len(log.results)} runs)"
+    else:
+        log, wall = _Log(out_dir), None
+        if quick:
+            print(describe(), flush=True)
+        run_all(config, log)
+    summary = summarize(config, log, command, quick, wall)
     (out_dir / "summary.md").write_text(summary)
     print(summary, flush=True)
     return out_dir
@@ -140,13 +157,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (ignored with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="1 seed, small splits, 1 epoch: checks the benchmark in minutes")
+    parser.add_argument("--summarize", action="store_true",
+                        help="write the leaderboards and summary from the saved results.json only")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default benchmarks/results, or benchmarks/results/quick)")
     args = parser.parse_args()
     out = args.out or ROOT / "benchmarks" / "results" / ("quick" if args.quick else "")
     started = time.time()
     for name in args.recipe or RECIPES:
-        run(name, args.seeds, out, args.quick)
+        run(name, args.seeds, out, args.quick, saved=args.summarize)
     print(f"benchmark done in {time.time() - started:.0f} s", flush=True)
 
 

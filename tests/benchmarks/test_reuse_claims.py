@@ -96,3 +96,17 @@ def test_first_issue_claims_compare_epochs_and_the_distilled_student() -> None:
     assert lines[1].startswith("kd@minilm-l3 beats full_finetune@minilm-l3")
     assert lines[3].startswith("kd@minilm-l3 is faster than full_finetune on latency_ms_b1")
     assert first_issue_claims({})[0].startswith("not checked")
+
+
+@pytest.mark.timeout(30)
+def test_a_stopped_run_can_be_summarized_from_its_results(tmp_path: Path) -> None:
+    """``--summarize`` reads back exactly the runs and skipped methods the benchmark saved."""
+    from benchmarks.reuse import _Log
+
+    log = _Log(tmp_path)
+    runs = _runs("lora", (0.7, 0.72)) + _runs("ncm", (0.6, 0.61))
+    for run in runs:
+        log.add(run)
+    log.skip("vpt", "method 'vpt' does not apply")
+    loaded = _Log.load(tmp_path)
+    assert loaded.results == runs and loaded.skipped == {"vpt": "method 'vpt' does not apply"}
