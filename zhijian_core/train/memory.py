@@ -5,6 +5,9 @@ Importing this module imports no torch (the baselines measure memory without it)
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -15,12 +18,26 @@ if TYPE_CHECKING:
     import torch
 
 
+def release_free_memory() -> None:
+    """Collect garbage and hand the C allocator's free pages back to the system (glibc's
+    ``malloc_trim``; a no-op where there is none), so that the RSS counts live memory only."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 class PeakRss:
     """Context manager sampling the process's resident memory in a thread to find its peak.
 
-    ``peak_mb`` is the peak RSS above the RSS on entry, in MiB. Memory the process already held and
-    reuses is not counted, and a peak shorter than the sampling interval may be missed, so it is a
-    lower bound on what the work needed.
+    ``peak_mb`` is the peak RSS above the RSS on entry, in MiB. On entry the process's free memory
+    is first handed back (:func:`release_free_memory`): otherwise work that follows a bigger piece
+    of work in the same process reuses the pages that one freed, and its peak reads as nearly zero.
+    A peak shorter than the sampling interval may be missed, so it is a lower bound on what the
+    work needed.
 
     Args:
         interval_s: Seconds between samples.
@@ -40,6 +57,7 @@ class PeakRss:
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise MissingDependencyError("measuring memory needs psutil: pip install 'zhijian[train]'") from exc
         process = psutil.Process()
+        release_free_memory()
         self._base = self._peak = process.memory_info().rss
 
         def sample() -> None:
