@@ -45,6 +45,14 @@ is this node's HAProxy, which Ray reconfigures at once, and every redeployment o
 otherwise wait the 30 s."""
 
 
+PROXY_CHECKS = {"RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "30",
+                "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "30"}
+"""How long Serve's controller waits for the ingress actor's readiness and health checks before it
+kills it. Ray's 5 s and 10 s are short for HAProxy's start on 2 busy cores: in one test run beside
+two benchmark processes, the readiness check missed 5 s three times, the controller killed the
+actor, and every test on the shared Ray failed at set-up."""
+
+
 PORTS = ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_PORT")
 """HAProxy's read-only stats page and Prometheus exporter. Ray binds them on every interface at fixed
 ports (8404, 9101), which two local clusters would share: each Ray started here takes free ones."""
@@ -73,7 +81,7 @@ def haproxy_env(directory: Path, draining_s: float = DRAINING_S,
     """The environment that turns HAProxy ingress on, its files in ``directory``, its stats and
     exporter on ``ports`` (free ones when omitted)."""
     ports = ports or (free_port(), free_port())
-    return {ENABLE: "1", DRAINING: f"{draining_s:g}", **replica_port_windows(),
+    return {ENABLE: "1", DRAINING: f"{draining_s:g}", **PROXY_CHECKS, **replica_port_windows(),
             **{key: str(port) for key, port in zip(PORTS, ports)},
             **{key: str(directory / name) if name else str(directory)
                for key, name in FILES.items()}}

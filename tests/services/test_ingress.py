@@ -11,20 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from services.serve.ingress import (DRAINING, ENABLE, FILES, MAX_DIRECTORY, PORTS, REPLICA_PORTS,
-                                    haproxy_env, replica_port_windows, use_haproxy)
+from services.serve.ingress import (DRAINING, ENABLE, FILES, MAX_DIRECTORY, PORTS, PROXY_CHECKS,
+                                    REPLICA_PORTS, haproxy_env, replica_port_windows, use_haproxy)
 
 
 def test_the_environment_names_every_file_in_the_directory() -> None:
     env = haproxy_env(Path("/tmp/zjh-abc"), ports=(1234, 5678))
     assert env[ENABLE] == "1" and float(env[DRAINING]) < 30
+    assert all(float(env[key]) >= 30 for key in PROXY_CHECKS)  # a busy node's HAProxy start
     assert [env[key] for key in PORTS] == ["1234", "5678"]
     assert env["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"] == "/tmp/zjh-abc"
     assert all(env[key].startswith("/tmp/zjh-abc") for key in FILES)
 
 
 def test_two_rays_get_their_own_directories_and_ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in (ENABLE, DRAINING, *FILES, *PORTS, *REPLICA_PORTS):
+    for key in (ENABLE, DRAINING, *PROXY_CHECKS, *FILES, *PORTS, *REPLICA_PORTS):
         monkeypatch.delenv(key, raising=False)
     first = use_haproxy()
     ports = [os.environ[key] for key in PORTS]
