@@ -12,6 +12,8 @@ exceeds the larger of their standard deviations over seeds.
 
     .venv/bin/python -m benchmarks.reuse [--recipe tweets-all] [--seeds 3] [--quick] [--out DIR]
     .venv/bin/python -m benchmarks.reuse --recipe tweets-all --summarize   # from results.json
+    .venv/bin/python -m benchmarks.reuse --recipe tweets-all --seed 2 --out /tmp/s2  # one seed
+    .venv/bin/python -m benchmarks.reuse --recipe tweets-all --summarize --join /tmp/s2
 
 This is a benchmark, not a test: the full run takes up to 2 hours on 2 CPU cores; ``--quick`` (1
 seed, small splits, 1 epoch, every method; see :mod:`benchmarks.reuse_quick`) at most 15 minutes,
@@ -26,6 +28,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Sequence
 
 from benchmarks.reuse_claims import check_claims
 from benchmarks.reuse_quick import describe, quick_config
@@ -51,12 +54,17 @@ class _Log:
         self.started = time.time()
 
     @classmethod
-    def load(cls, out_dir: Path) -> "_Log":
-        """The runs and skipped methods a (possibly unfinished) run wrote to ``results.json``."""
-        saved = json.loads((out_dir / "results.json").read_text())
+    def load(cls, out_dir: Path, joined: Sequence[Path] = ()) -> "_Log":
+        """The runs and skipped methods a (possibly unfinished) run wrote to ``results.json``, with
+        those of the same recipe's runs in ``joined`` folders (other seeds run in other processes)
+        that ``out_dir`` lacks (by run label, dataset and seed)."""
         log = cls(out_dir)
-        log.results = [RunResult.model_validate(run) for run in saved["runs"]]
-        log.skipped = saved["skipped"]
+        for folder in (out_dir, *joined):
+            saved = json.loads((folder / "results.json").read_text())
+            runs = [RunResult.model_validate(run) for run in saved["runs"]]
+            have = {(run.display, run.dataset, run.seed) for run in log.results}
+            log.results += [run for run in runs if (run.display, run.dataset, run.seed) not in have]
+            log.skipped = {**saved["skipped"], **log.skipped}
         return log
 
     def elapsed(self) -> float:
@@ -125,18 +133,20 @@ def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool,
     return "\n".join(lines)
 
 
-def run(recipe: str, seeds: int, out_root: Path, quick: bool, saved: bool = False) -> Path:
+def run(recipe: str, seeds: Sequence[int], out_root: Path, quick: bool, saved: bool = False,
+        joined: Sequence[Path] = ()) -> Path:
     """Run one recipe and write its results (with ``saved``: summarize the runs already in its
-    ``results.json`` instead, say of a run that was stopped); return the output folder."""
+    ``results.json`` instead, say of a run that was stopped, joined with the other seeds' in the
+    ``joined`` output roots); return the output folder."""
     config = load_recipe(ROOT / "recipes" / f"{recipe}.yaml")
     config = (quick_config(config) if quick
-              else config.model_copy(update={"seeds": list(range(seeds))}))
+              else config.model_copy(update={"seeds": list(seeds)}))
     out_dir = out_root / recipe
     out_dir.mkdir(parents=True, exist_ok=True)
     command = (f".venv/bin/python -m benchmarks.reuse --recipe {recipe}"
-               + (" --quick" if quick else f" --seeds {seeds}"))
+               + (" --quick" if quick else f" --seeds {len(seeds)}"))
     if saved:
-        log = _Log.load(out_dir)
+        log = _Log.load(out_dir, [root / recipe for root in joined])
         wall = f"summarized from results.json ({len(log.results)} runs)"
     else:
         log, wall = _Log(out_dir), None
@@ -157,6 +167,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (ignored with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="1 seed, small splits, 1 epoch: checks the benchmark in minutes")
+    parser.add_argument("--seed", type=int, action="append",
+                        help="run only this seed (repeatable; instead of --seeds): seeds can run "
+                             "in separate processes, then be joined with --summarize --join")
+    parser.add_argument("--join", type=Path, action="append", default=[],
+                        help="with --summarize: another output folder whose runs of other seeds "
+                             "join this one's (repeatable)")
     parser.add_argument("--summarize", action="store_true",
                         help="write the leaderboards and summary from the saved results.json only")
     parser.add_argument("--out", type=Path, default=None,
@@ -165,7 +181,8 @@ def main() -> None:
     out = args.out or ROOT / "benchmarks" / "results" / ("quick" if args.quick else "")
     started = time.time()
     for name in args.recipe or RECIPES:
-        run(name, args.seeds, out, args.quick, saved=args.summarize)
+        seeds = args.seed or range(args.seeds)
+        run(name, seeds, out, args.quick, saved=args.summarize, joined=args.join)
     print(f"benchmark done in {time.time() - started:.0f} s", flush=True)
 
 

@@ -110,3 +110,22 @@ def test_a_stopped_run_can_be_summarized_from_its_results(tmp_path: Path) -> Non
     log.skip("vpt", "method 'vpt' does not apply")
     loaded = _Log.load(tmp_path)
     assert loaded.results == runs and loaded.skipped == {"vpt": "method 'vpt' does not apply"}
+
+
+@pytest.mark.timeout(30)
+def test_seeds_run_in_other_processes_join_the_summary(tmp_path: Path) -> None:
+    """``--summarize --join``: a seed run elsewhere adds its runs; runs already present stay once."""
+    from benchmarks.reuse import _Log
+
+    main, other = tmp_path / "main", tmp_path / "other"
+    main.mkdir()
+    other.mkdir()
+    first, second = _Log(main), _Log(other)
+    for run in _runs("lora", (0.7, 0.72)):
+        first.add(run)
+    for run in [make_run("lora", 0.74, seed=2, label="lora"), make_run("lora", 0.72, seed=1,
+                                                                         label="lora")]:
+        second.add(run)
+    loaded = _Log.load(main, [other])
+    assert sorted((r.seed, r.quality.macro_f1) for r in loaded.results) == [
+        (0, 0.7), (1, 0.72), (2, 0.74)]
