@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from zhijian_core.errors import MissingDependencyError
 
@@ -18,14 +19,18 @@ if TYPE_CHECKING:
     import torch
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or ``None`` where the C library has none (looked up once)."""
+    name = ctypes.util.find_library("c")
+    return None if name is None else getattr(ctypes.CDLL(name), "malloc_trim", None)
+
+
 def release_free_memory() -> None:
     """Collect garbage and hand the C allocator's free pages back to the system (glibc's
     ``malloc_trim``; a no-op where there is none), so that the RSS counts live memory only."""
     gc.collect()
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    trim = _malloc_trim()
     if trim is not None:
         trim(0)
 

@@ -45,10 +45,6 @@ class BitFit(ReuseMethod):
     default_train = {"lr": 1e-3}
     config: BitFitConfig
 
-    def keeps_norm_statistics(self) -> bool:
-        """The PTM's batch-norm statistics stay unless ``norm_statistics`` is ``task``."""
-        return self.config.norm_statistics == "source"
-
     def build(self, ctx: MethodContext) -> nn.Module:
         """A classifier on a copy of the backbone in which only the biases (and head) train."""
         self.check_applicable(ctx.ptm)

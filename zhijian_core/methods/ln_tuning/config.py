@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from zhijian_core.methods.base import MethodConfig
+from zhijian_core.methods.base import NormStatisticsConfig
 
 
-class LNTuningConfig(MethodConfig):
+class LNTuningConfig(NormStatisticsConfig):
     """Which parameters train besides the normalisation layers."""
 
     train_head: bool = True
     """Whether the new classification head trains with the normalisation layers."""
-    norm_statistics: Literal["source", "task"] = "source"
-    """Batch norms' running statistics while training: the PTM's (``source``), or re-estimated on
-    the task's batches (``task``, as when training BatchNorm alone from scratch)."""

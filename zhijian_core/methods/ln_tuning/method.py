@@ -40,10 +40,6 @@ class LNTuning(ReuseMethod):
     default_train = {"lr": 1e-3}
     config: LNTuningConfig
 
-    def keeps_norm_statistics(self) -> bool:
-        """The PTM's batch-norm statistics stay unless ``norm_statistics`` is ``task``."""
-        return self.config.norm_statistics == "source"
-
     def build(self, ctx: MethodContext) -> nn.Module:
         """A classifier on a copy of the backbone in which only normalisation layers train."""
         self.check_applicable(ctx.ptm)
