@@ -52,7 +52,7 @@ soak: provision $(STAMP)
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "no soak tests collected"; exit 0; fi; exit $$rc
 
 benchmark: $(STAMP)
-	@$(PY) -m benchmarks.reuse $(BENCH_ARGS)
+	@$(PY) -m benchmarks.reuse --jobs 3 $(BENCH_ARGS)
 
 benchmark-quick: $(STAMP)
 	@$(PY) -m benchmarks.reuse --quick $(BENCH_ARGS)

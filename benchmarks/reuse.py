@@ -11,11 +11,13 @@ memory, latency, the Pareto picture) and ``summary.md`` with every leaderboard a
 exceeds the larger of their standard deviations over seeds.
 
     .venv/bin/python -m benchmarks.reuse [--recipe tweets-all] [--seeds 3] [--quick] [--out DIR]
+    .venv/bin/python -m benchmarks.reuse --jobs 3   # one process per seed, 3 at a time, joined
     .venv/bin/python -m benchmarks.reuse --recipe tweets-all --summarize   # from results.json
     .venv/bin/python -m benchmarks.reuse --recipe tweets-all --seed 2 --out /tmp/s2  # one seed
     .venv/bin/python -m benchmarks.reuse --recipe tweets-all --summarize --join /tmp/s2
 
-This is a benchmark, not a test: the full run takes up to 2 hours on 2 CPU cores; ``--quick`` (1
+This is a benchmark, not a test: the full run (``--jobs 3``, what ``make benchmark`` runs; see
+:mod:`benchmarks.reuse_parallel`) takes up to 2 hours on 2 CPU cores; ``--quick`` (1
 seed, small splits, 1 epoch, every method; see :mod:`benchmarks.reuse_quick`) at most 15 minutes,
 written to ``benchmarks/results/quick/``.
 """
@@ -26,11 +28,13 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Sequence
 
 from benchmarks.reuse_claims import check_claims
+from benchmarks.reuse_parallel import Job, run_jobs, threads_per_job
 from benchmarks.reuse_quick import describe, quick_config
 from zhijian_core.compare.leaderboard import render_markdown, write_leaderboard
 from zhijian_core.compare.stats import aggregate
@@ -54,12 +58,13 @@ class _Log:
         self.started = time.time()
 
     @classmethod
-    def load(cls, out_dir: Path, joined: Sequence[Path] = ()) -> "_Log":
+    def load(cls, out_dir: Path, joined: Sequence[Path] = (), own: bool = True) -> "_Log":
         """The runs and skipped methods a (possibly unfinished) run wrote to ``results.json``, with
         those of the same recipe's runs in ``joined`` folders (other seeds run in other processes)
-        that ``out_dir`` lacks (by run label, dataset and seed)."""
+        that ``out_dir`` lacks (by run label, dataset and seed); without ``own``, ``out_dir``'s
+        own ``results.json`` is not read (it is written anew from the joined folders)."""
         log = cls(out_dir)
-        for folder in (out_dir, *joined):
+        for folder in ((out_dir,) if own else ()) + tuple(joined):
             saved = json.loads((folder / "results.json").read_text())
             runs = [RunResult.model_validate(run) for run in saved["runs"]]
             have = {(run.display, run.dataset, run.seed) for run in log.results}
@@ -95,15 +100,15 @@ def run_all(config: ExperimentConfig, log: _Log) -> None:
                    on_result=log.add, on_skip=lambda spec, exc: log.skip(spec.display, str(exc)))
 
 
-def _machine() -> str:
+def _machine(threads: int | None = None) -> str:
     import torch
 
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
-            f"{torch.__version__} with {torch.get_num_threads()} threads")
+            f"{torch.__version__} with {threads or torch.get_num_threads()} threads")
 
 
 def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool,
-              wall: str | None = None) -> str:
+              wall: str | None = None, threads: int | None = None) -> str:
     """Write one leaderboard per dataset and return the summary (Markdown)."""
     wall = wall or f"wall time {log.elapsed():.0f} s"
     by_dataset: dict[str, list[RunResult]] = {}
@@ -111,7 +116,7 @@ def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool,
         by_dataset.setdefault(run.dataset, []).append(run)
     seeds = len(config.seeds)
     lines = [f"# Benchmark: {config.name}", "",
-             f"Command: `{command}`", f"Machine: {_machine()}; {wall}.", ""]
+             f"Command: `{command}`", f"Machine: {_machine(threads)}; {wall}.", ""]
     if quick:
         lines += [describe(), ""]
     lines += ["Figures are mean ± sample std over seeds. A claim \"A beats B\" holds iff "
@@ -159,6 +164,29 @@ def run(recipe: str, seeds: Sequence[int], out_root: Path, quick: bool, saved: b
     return out_dir
 
 
+def join_parts(recipe: str, seeds: Sequence[int], out_root: Path, jobs: Sequence[Job],
+               workers: int) -> Path:
+    """Join the seeds that :func:`benchmarks.reuse_parallel.run_jobs` ran into ``out_root/recipe``
+    (results.json, leaderboards, summary), then remove the parts; return the output folder."""
+    config = load_recipe(ROOT / "recipes" / f"{recipe}.yaml").model_copy(
+        update={"seeds": list(seeds)})
+    out_dir = out_root / recipe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = _Log.load(out_dir, [job.folder / recipe for job in jobs], own=False)
+    log._save()
+    threads = threads_per_job(workers)
+    wall = (f"wall time {max(j.ended for j in jobs) - min(j.started for j in jobs):.0f} s, one "
+            f"process per seed, {workers} at a time")
+    command = (f".venv/bin/python -m benchmarks.reuse --recipe {recipe} --seeds {len(seeds)} "
+               f"--jobs {workers}")
+    summary = summarize(config, log, command, False, wall, threads)
+    (out_dir / "summary.md").write_text(summary)
+    print(summary, flush=True)
+    for job in jobs:
+        shutil.rmtree(job.folder)
+    return out_dir
+
+
 def main() -> None:
     """Command-line entry."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -175,14 +203,29 @@ def main() -> None:
                              "join this one's (repeatable)")
     parser.add_argument("--summarize", action="store_true",
                         help="write the leaderboards and summary from the saved results.json only")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="run the seeds of every recipe in this many worker processes at "
+                             "once (each with CPUs / jobs torch threads), then join them")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default benchmarks/results, or benchmarks/results/quick)")
     args = parser.parse_args()
     out = args.out or ROOT / "benchmarks" / "results" / ("quick" if args.quick else "")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.jobs > 1 and (args.quick or args.summarize):
+        parser.error("--jobs runs seeds in parallel: not with --quick or --summarize")
     started = time.time()
-    for name in args.recipe or RECIPES:
-        seeds = args.seed or range(args.seeds)
-        run(name, seeds, out, args.quick, saved=args.summarize, joined=args.join)
+    recipes, seeds = args.recipe or list(RECIPES), args.seed or list(range(args.seeds))
+    if args.jobs > 1:
+        parts = out / ".parts"
+        done = run_jobs(recipes, seeds, parts, args.jobs, ROOT)
+        for name in recipes:
+            join_parts(name, seeds, out, done[name], args.jobs)
+        if not any(parts.iterdir()):
+            parts.rmdir()
+    else:
+        for name in recipes:
+            run(name, seeds, out, args.quick, saved=args.summarize, joined=args.join)
     print(f"benchmark done in {time.time() - started:.0f} s", flush=True)
 
 
