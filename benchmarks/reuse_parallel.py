@@ -2,9 +2,8 @@
 
 Each job is ``python -m benchmarks.reuse --recipe R --seed S --out PARTS`` in a process of its own,
 with ``cpus // jobs`` torch threads (at least one); at most ``jobs`` run at once, taken in the order
-given. A small model on 2 cores keeps neither core busy with one process's intra-op threads, so
-three one-thread processes finish three seeds sooner than one two-thread process runs them one after
-the other. Training seconds then compare methods within one table, not with a run made otherwise.
+given. Seeds are independent, so they need not wait for one another; the processes share the cores,
+so training seconds compare methods within one table, not with a run made otherwise.
 
 The caller joins each recipe's parts (:func:`benchmarks.reuse.join_parts`); a failed job leaves its
 folder and ``log.txt`` and raises :class:`JobFailed`.
