@@ -109,7 +109,8 @@ def _machine(threads: int | None = None) -> str:
 
 def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool,
               wall: str | None = None, threads: int | None = None) -> str:
-    """Write one leaderboard per dataset and return the summary (Markdown)."""
+    """Write one leaderboard per dataset and ``summary.md`` in the log's folder, print the summary
+    and return it (Markdown)."""
     wall = wall or f"wall time {log.elapsed():.0f} s"
     by_dataset: dict[str, list[RunResult]] = {}
     for run in log.results:
@@ -135,7 +136,22 @@ def summarize(config: ExperimentConfig, log: _Log, command: str, quick: bool,
         if seeds < 2:
             lines.append("- (one seed: no spread, so every difference counts; a weak check)")
         lines += [f"- {line}" for line in claims] + [""]
-    return "\n".join(lines)
+    summary = "\n".join(lines)
+    (log.out_dir / "summary.md").write_text(summary)
+    print(summary, flush=True)
+    return summary
+
+
+def _recipe(recipe: str, seeds: Sequence[int], out_root: Path, quick: bool = False
+            ) -> tuple[ExperimentConfig, Path]:
+    """The recipe's config with ``seeds`` (with ``quick``: its quick variant instead), and its
+    output folder (created)."""
+    config = load_recipe(ROOT / "recipes" / f"{recipe}.yaml")
+    config = (quick_config(config) if quick
+              else config.model_copy(update={"seeds": list(seeds)}))
+    out_dir = out_root / recipe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return config, out_dir
 
 
 def run(recipe: str, seeds: Sequence[int], out_root: Path, quick: bool, saved: bool = False,
@@ -143,11 +159,7 @@ def run(recipe: str, seeds: Sequence[int], out_root: Path, quick: bool, saved: b
     """Run one recipe and write its results (with ``saved``: summarize the runs already in its
     ``results.json`` instead, say of a run that was stopped, joined with the other seeds' in the
     ``joined`` output roots); return the output folder."""
-    config = load_recipe(ROOT / "recipes" / f"{recipe}.yaml")
-    config = (quick_config(config) if quick
-              else config.model_copy(update={"seeds": list(seeds)}))
-    out_dir = out_root / recipe
-    out_dir.mkdir(parents=True, exist_ok=True)
+    config, out_dir = _recipe(recipe, seeds, out_root, quick)
     command = (f".venv/bin/python -m benchmarks.reuse --recipe {recipe}"
                + (" --quick" if quick else f" --seeds {len(seeds)}"))
     if saved:
@@ -158,9 +170,7 @@ def run(recipe: str, seeds: Sequence[int], out_root: Path, quick: bool, saved: b
         if quick:
             print(describe(), flush=True)
         run_all(config, log)
-    summary = summarize(config, log, command, quick, wall)
-    (out_dir / "summary.md").write_text(summary)
-    print(summary, flush=True)
+    summarize(config, log, command, quick, wall)
     return out_dir
 
 
@@ -168,10 +178,7 @@ def join_parts(recipe: str, seeds: Sequence[int], out_root: Path, jobs: Sequence
                workers: int) -> Path:
     """Join the seeds that :func:`benchmarks.reuse_parallel.run_jobs` ran into ``out_root/recipe``
     (results.json, leaderboards, summary), then remove the parts; return the output folder."""
-    config = load_recipe(ROOT / "recipes" / f"{recipe}.yaml").model_copy(
-        update={"seeds": list(seeds)})
-    out_dir = out_root / recipe
-    out_dir.mkdir(parents=True, exist_ok=True)
+    config, out_dir = _recipe(recipe, seeds, out_root)
     log = _Log.load(out_dir, [job.folder / recipe for job in jobs], own=False)
     log._save()
     threads = threads_per_job(workers)
@@ -179,9 +186,7 @@ def join_parts(recipe: str, seeds: Sequence[int], out_root: Path, jobs: Sequence
             f"process per seed, {workers} at a time")
     command = (f".venv/bin/python -m benchmarks.reuse --recipe {recipe} --seeds {len(seeds)} "
                f"--jobs {workers}")
-    summary = summarize(config, log, command, False, wall, threads)
-    (out_dir / "summary.md").write_text(summary)
-    print(summary, flush=True)
+    summarize(config, log, command, False, wall, threads)
     for job in jobs:
         shutil.rmtree(job.folder)
     return out_dir
