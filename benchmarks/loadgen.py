@@ -2,9 +2,9 @@
 capacity, open loop (requests sent on a fixed schedule, whatever the answers) to offer a load
 that does not slow down when the service does, which is what overload means.
 
-Every request is one :class:`Shot`: when it was sent and answered (monotonic seconds), its status
-(``0`` when no HTTP answer came: connection refused or reset, or the client's own timeout) and its
-``Retry-After`` header. The loops stop by themselves: after their duration, and every request
+Every request is one :class:`Shot`: when it was due (open loop), sent and answered (monotonic
+seconds), its status (``0`` when no HTTP answer came: connection refused or reset, or the client's
+own timeout) and its ``Retry-After`` header. The loops stop by themselves: after their duration, and every request
 has a client timeout.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import aiohttp
 import numpy as np
@@ -31,6 +31,8 @@ class Shot:
     status: int
     retry_after: str | None = None
     error: str = ""
+    scheduled: float = float("nan")
+    """When the open loop's schedule said to send it (``sent`` is later when the client lags)."""
 
     @property
     def latency(self) -> float:
@@ -41,21 +43,24 @@ class Shot:
         return 200 <= self.status < 300
 
 
-async def _one(session: aiohttp.ClientSession, url: str, body: bytes) -> Shot:
+async def _one(session: aiohttp.ClientSession, url: str, body: bytes,
+               scheduled: float = float("nan")) -> Shot:
     sent = time.monotonic()
     try:
         async with session.post(url, data=body,
                                 headers={"Content-Type": "application/json"}) as answer:
             await answer.read()
-            return Shot(sent, time.monotonic(), answer.status, answer.headers.get("Retry-After"))
+            return Shot(sent, time.monotonic(), answer.status, answer.headers.get("Retry-After"),
+                        scheduled=scheduled)
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        return Shot(sent, time.monotonic(), 0, None, f"{type(exc).__name__}: {exc}")
+        return Shot(sent, time.monotonic(), 0, None, f"{type(exc).__name__}: {exc}", scheduled)
 
 
-def _session(connections: int) -> aiohttp.ClientSession:
+def _session(connections: int, traces: Sequence[aiohttp.TraceConfig] = ()
+             ) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=connections, force_close=False),
-        timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S))
+        timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S), trace_configs=list(traces))
 
 
 async def closed_loop(url: str, body: bytes, clients: int, seconds: float) -> list[Shot]:
@@ -71,20 +76,23 @@ async def closed_loop(url: str, body: bytes, clients: int, seconds: float) -> li
 
 
 async def open_loop(url: str, body: bytes, phases: Iterable[tuple[float, float]],
-                    connections: int = 512) -> list[list[Shot]]:
+                    connections: int = 512, traces: Sequence[aiohttp.TraceConfig] = ()
+                    ) -> list[list[Shot]]:
     """Send requests on a fixed schedule, phase after phase: ``(rate per second, seconds)`` each,
     without waiting for answers between phases (a request is sent late only when the client itself
-    falls behind); then wait for every answer. One list of shots per phase."""
+    falls behind); then wait for every answer. One list of shots per phase. ``traces``: aiohttp
+    trace configs for the client session (to time connection set-up, say)."""
     tasks: list[list[asyncio.Task[Shot]]] = []
-    async with _session(connections) as session:
+    async with _session(connections, traces) as session:
         for rate, seconds in phases:
             tasks.append([])
             start = time.monotonic()
             for index in range(int(rate * seconds)):
-                delay = start + index / rate - time.monotonic()
+                scheduled = start + index / rate
+                delay = scheduled - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks[-1].append(asyncio.create_task(_one(session, url, body)))
+                tasks[-1].append(asyncio.create_task(_one(session, url, body, scheduled)))
             await asyncio.sleep(max(0.0, start + seconds - time.monotonic()))
         return [list(await asyncio.gather(*phase)) for phase in tasks]
 

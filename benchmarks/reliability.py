@@ -35,8 +35,9 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import psutil
 
@@ -92,6 +93,21 @@ class Service:
 
         serve.shutdown()
         ray.shutdown()
+
+
+@contextmanager
+def running_service(work: Path | None, prefix: str) -> Iterator[Service]:
+    """The bundle fitted in ``work`` (reused if there; a temporary folder when ``None``) and our
+    service on a local Ray, shut down on leaving."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
+        folder = work or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        prepare(folder)
+        service = Service(folder)
+        try:
+            yield service
+        finally:
+            service.close()
 
 
 SCENARIOS = ("overload", "kill")
@@ -195,18 +211,11 @@ def main() -> None:
     if not set(which) <= set(SCENARIOS):
         parser.error(f"--scenarios: choose among {', '.join(SCENARIOS)}")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="zhijian-reliability-") as temporary:
-        work = args.work or Path(temporary)
-        work.mkdir(parents=True, exist_ok=True)
-        prepare(work)
-        service = Service(work)
-        try:
-            runs = []
-            for index in range(args.runs):
-                runs.append(one_run(service, which, args.gateway_replicas))
-                print(f"run {index + 1}/{args.runs} done", flush=True)
-        finally:
-            service.close()
+    runs = []
+    with running_service(args.work, "zhijian-reliability-") as service:
+        for index in range(args.runs):
+            runs.append(one_run(service, which, args.gateway_replicas))
+            print(f"run {index + 1}/{args.runs} done", flush=True)
     command = " ".join(["nice -n -5" if os.nice(0) < 0 else "",
                         ".venv/bin/python -m benchmarks.reliability", *sys.argv[1:]]).strip()
     meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
