@@ -14,7 +14,7 @@ ORT_GPU_VENV := .venv-ort-gpu
 ORT_GPU_STAMP := $(ORT_GPU_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test soak benchmark benchmark-quick audit lock provision venv ort-gpu-env clean-venv
+.PHONY: demo test soak benchmark benchmark-quick audit audit-latest lock provision venv ort-gpu-env clean-venv
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ audit: $(STAMP)
 	  $(VENV)/bin/pip-audit -r $$lock --no-deps --disable-pip --strict --progress-spinner off \
 	    $(AUDIT_ARGS) || rc=1; \
 	done; exit $$rc
+
+# Where PyPI's per-release JSON is not served (pip-audit then audits nothing), PyPI's project JSON
+# still lists the known vulnerabilities of each project's latest release: exact for the pins that
+# are the latest release, "not audited" for the others (scripts/audit_latest.py).
+audit-latest: $(STAMP)
+	@$(PY) scripts/audit_latest.py $(AUDIT_LATEST_ARGS) $(AUDIT_LOCKS)
 
 # Regenerate the pinned lock files (requirements/*.txt) from a fresh resolution.
 lock:
