@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.errors import ServiceError
 from services.host.interface import HostClient
 from services.host.messages import HostRequest, HostResponse, Target
 from services.metrics import metrics

@@ -10,7 +10,6 @@ allocation, so idle cost is never negative.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor

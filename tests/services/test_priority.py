@@ -11,7 +11,6 @@ import textwrap
 import pytest
 
 from services.host.config import HostConfig
-from services.host.priority import lower_priority
 
 SCRIPT = textwrap.dedent("""
     import os, threading

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest

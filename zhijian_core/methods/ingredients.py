@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from zhijian_core.errors import MethodError, NotApplicableError
