@@ -198,9 +198,16 @@ class Subprocesses:
 
 
 class RayApps:
-    """A local Ray with both Ray Serve apps: the bare peer under ``/bare``, ours under ``/``."""
+    """A local Ray with both Ray Serve apps: the bare peer under ``/bare``, ours under ``/``.
 
-    def __init__(self, work: Path) -> None:
+    Args:
+        work: The benchmark's folder (bundle, registry).
+        bare: The bare app's deployment class (default :func:`bare_ray_deployment`).
+        gateway: Our gateway's settings (``GatewayConfig`` fields).
+    """
+
+    def __init__(self, work: Path, bare: Any = None, gateway: dict[str, Any] | None = None
+                 ) -> None:
         from ray import serve
 
         from services.host.config import HostConfig
@@ -208,10 +215,11 @@ class RayApps:
         from services.serve.config import ServeArgs
 
         port = start_serve(work, MODEL, THREADS, "serving benchmark")  # both apps behind HAProxy
-        serve.run(bare_ray_deployment().bind(str(work / "bundle")), name="bare",
+        serve.run((bare or bare_ray_deployment()).bind(str(work / "bundle")), name="bare",
                   route_prefix="/bare", logging_config=QUIET)
         serve.run(build_app(ServeArgs(models=[MODEL], host=HostConfig(cpus=THREADS),
-                                      host_num_cpus=0.5, gateway_num_cpus=0.1)),
+                                      host_num_cpus=0.5, gateway_num_cpus=0.1,
+                                      gateway=gateway or {})),
                   name="zhijian", route_prefix="/", logging_config=QUIET)
         base = f"http://127.0.0.1:{port}"
         self.urls = {"bare-ray-serve": f"{base}/bare", "zhijian": f"{base}/v1/models/{MODEL}:predict"}

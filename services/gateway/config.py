@@ -50,6 +50,10 @@ class GatewayConfig(BaseModel):
     """Shadow copies running at once; beyond it new copies are dropped (and counted)."""
     poll_interval_s: float = Field(default=30.0, ge=0)
     """Seconds between reads of the registry's aliases (0: only on admin reload)."""
+    server_timing: bool = False
+    """Answer each inference with a ``Server-Timing`` header: the gateway's time until the answer,
+    the host call's, and the host's stages (queue, input, infer, output), in milliseconds. Off by
+    default: it tells clients how busy the service is."""
 
     @classmethod
     def from_env(cls, **settings: object) -> "GatewayConfig":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 
 from starlette.requests import Request
@@ -71,14 +72,18 @@ class Gateway:
         async with self.admission.slot(model):
             in_flight = metrics().in_flight.labels(model)
             in_flight.inc()
+            start = time.perf_counter()
             try:
                 answer = await asyncio.wait_for(self._call(host, call), deadline)
+                host_ms = (time.perf_counter() - start) * 1e3
             except TimeoutError as exc:
                 raise DeadlineExceededError(f"no answer from model '{model}' within {deadline:g} s") \
                     from exc
             finally:
                 in_flight.dec()
         request.state.batch_size = answer.batch_items
+        if self.config.server_timing:
+            request.state.server_timing = (("host", host_ms), *answer.timing)
         if target.alias == "production" and "shadow" in self.fleet.serving.get(model, {}) \
                 and self.shadow.sampled(key):
             self.shadow.mirror(model, host, call, answer)  # in the background, never awaited here

@@ -21,7 +21,7 @@ import logging
 import re
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Collection, NamedTuple
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Collection, Iterable, NamedTuple
 
 from services.errors import (ForbiddenError, InvalidInputError, PayloadTooLargeError,
                              UnauthorizedError, error_body, error_headers, public_message,
@@ -40,6 +40,8 @@ REQUEST_ID = "X-Request-Id"
 """Header carrying the request id (taken from the request when well-formed, else generated)."""
 MODEL_VERSION = "X-Zhijian-Model-Version"
 """Header naming the version that answered."""
+SERVER_TIMING = b"server-timing"
+"""Header of an inference's stages (``GatewayConfig.server_timing``)."""
 ADMIN_PREFIX = "/admin"
 METRICS_PATH = "/metrics"
 """Prometheus' scrape path (left out of the request metrics it serves)."""
@@ -96,6 +98,11 @@ def needs_api_key(path: str) -> bool:
     """Whether ``path`` is on the data plane that a configured API key protects."""
     data = path == "/v2" or path.startswith(DATA_PREFIXES)
     return data and not path.startswith(OPEN_PREFIXES)
+
+
+def server_timing(stages: Iterable[tuple[str, float]]) -> str:
+    """A ``Server-Timing`` header value (W3C Server Timing): ``name;dur=milliseconds``, in order."""
+    return ", ".join(f"{name};dur={ms:.3f}" for name, ms in stages)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -181,6 +188,10 @@ class GatewayMiddleware:
                 answer["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID.lower().encode(), request_id.encode()))
+                if "server_timing" in state:
+                    gateway_ms = (time.perf_counter() - start) * 1e3
+                    stages = server_timing((("gateway", gateway_ms), *state["server_timing"]))
+                    headers.append((SERVER_TIMING, stages.encode()))
                 message = {**message, "headers": headers}
                 for key, value in headers:
                     if key.lower() == MODEL_VERSION.lower().encode():

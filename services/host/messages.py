@@ -52,6 +52,9 @@ class HostResponse:
         batch_items: Items in the ``session.run`` this request was part of.
         task: ``classification`` or ``embedding``.
         labels: Class names (classification).
+        timing: Where the host's time went, as ``(stage, milliseconds)``: ``queue`` (waiting for
+            its batch; only when batched), then its batch's ``input`` (preprocessing), ``infer`` (``session.run``) and
+            ``output`` (splitting the outputs). The gateway's ``Server-Timing`` header shows them.
     """
 
     version: int
@@ -59,6 +62,7 @@ class HostResponse:
     batch_items: int
     task: str
     labels: tuple[str, ...] = ()
+    timing: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

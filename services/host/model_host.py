@@ -236,10 +236,14 @@ class ModelHost:
                 timing, len(indices), failed, items, time.perf_counter_ns() - start)
             self._observe(loaded, timing, len(indices), failed,
                           [queued_s[i] for i in indices] if queued_s is not None else [])
+            stages = (("input", timing.compute_input_ns / 1e6),
+                      ("infer", timing.compute_infer_ns / 1e6),
+                      ("output", timing.compute_output_ns / 1e6))
             for index, answer in zip(indices, answers):
+                queued = (("queue", queued_s[index] * 1e3),) if queued_s is not None else ()
                 results[index] = answer if isinstance(answer, BaseException) else HostResponse(
                     version=loaded.version, outputs=answer, batch_items=timing.items,
-                    task=loaded.manifest.task.kind, labels=loaded.labels)
+                    task=loaded.manifest.task.kind, labels=loaded.labels, timing=queued + stages)
         return results
 
     def _observe(self, loaded: LoadedVersion, timing: RunTiming, requests: int, failed: int,

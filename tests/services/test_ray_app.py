@@ -60,8 +60,8 @@ def served(ray_serve, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     ray_serve.use(monkeypatch)
 
     def deploy(**args) -> str:
-        ray_serve.run(build_app(ServeArgs(host_num_cpus=0.25, gateway_num_cpus=0.1,
-                                          gateway={"poll_interval_s": 1}, **args)))
+        ray_serve.run(build_app(ServeArgs(**{"host_num_cpus": 0.25, "gateway_num_cpus": 0.1,
+                                             "gateway": {"poll_interval_s": 1}, **args})))
         return ray_serve.url
     return deploy
 
@@ -100,11 +100,16 @@ def test_oip_and_tritonclient_in_both_modes(served, tmp_path: Path) -> None:
 
 def test_requests_are_batched_at_concurrency_16(served, tmp_path: Path) -> None:
     _register(tmp_path, "e2e-batch", 1)
-    url = served(models=["e2e-batch"], max_batch_size=16, batch_wait_timeout_s=0.005)
+    url = served(models=["e2e-batch"], max_batch_size=16, batch_wait_timeout_s=0.005,
+                 gateway={"poll_interval_s": 1, "server_timing": True})
     with ThreadPoolExecutor(16) as pool:
-        codes = list(pool.map(lambda _: _post(f"{url}/v2/models/e2e-batch/infer", PIXELS)[0],
-                              range(160)))
-    assert codes == [200] * 160
+        answers = list(pool.map(lambda _: _post(f"{url}/v2/models/e2e-batch/infer", PIXELS),
+                                range(160)))
+    assert [status for status, _, _ in answers] == [200] * 160
+    for _, headers, _ in answers:  # through Ray the host's batcher adds its queue stage
+        timing = dict(part.split(";dur=") for part in headers["server-timing"].split(", "))
+        assert list(timing) == ["gateway", "host", "queue", "input", "infer", "output"], timing
+        assert float(timing["gateway"]) >= float(timing["host"]) >= float(timing["infer"]) > 0
     with urllib.request.urlopen(f"{url}/v2/models/e2e-batch/stats", timeout=30) as answer:
         stats = json.loads(answer.read())["model_stats"][0]
     sizes = {entry["batch_size"]: entry["compute_infer"]["count"] for entry in stats["batch_stats"]}
