@@ -32,8 +32,9 @@ in-replica part, gRPC between replicas, is the gateway's handle option
 
 
 MIN_HOST_ONGOING = 64
-"""Smallest default ``max_ongoing_requests`` of a host replica (the gateway's default
-``max_in_flight`` per model)."""
+"""Smallest default ``max_ongoing_requests`` of a host replica: what two gateway replicas admit
+for one model with the gateway's default ``max_in_flight`` (32) each, so that the host queues
+admitted requests in its batcher instead of Ray's router rejecting them."""
 
 
 class Batching(BaseModel):
