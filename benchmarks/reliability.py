@@ -113,17 +113,20 @@ def running_service(work: Path | None, prefix: str) -> Iterator[Service]:
 SCENARIOS = ("overload", "kill")
 
 
-def one_run(service: Service, which: tuple[str, ...] = SCENARIOS, gateways: int = 1
-            ) -> dict[str, Any]:
+def one_run(service: Service, which: tuple[str, ...] = SCENARIOS, gateways: int = 1,
+            gateway: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One run of the ``which`` scenarios, with ``gateways`` gateway replicas configured with
+    ``gateway`` (``GatewayConfig`` fields; the defaults when ``None``)."""
     run: dict[str, Any] = {}
+    settings = {"gateway": gateway} if gateway else {}
     if "overload" in which:
-        service.deploy(host_num_cpus=1.0, gateway_replicas=gateways)
+        service.deploy(host_num_cpus=1.0, gateway_replicas=gateways, **settings)
         rate = scenarios.capacity(service.url, TWEET, clients=16, seconds=5.0)
         run["capacity_rps"] = rate
         run["overload"] = scenarios.overload(service.url, TWEET, rate, factor=4.0, steady_s=5.0,
                                              overload_s=5.0, after_s=8.0)
     if "kill" in which:
-        service.deploy(host_num_cpus=0.5, host_replicas=2, gateway_replicas=gateways)
+        service.deploy(host_num_cpus=0.5, host_replicas=2, gateway_replicas=gateways, **settings)
         pair = scenarios.capacity(service.url, TWEET, clients=16, seconds=5.0)
         run["two_replica_capacity_rps"] = pair
         run["kill"] = scenarios.replica_kill(service.url, TWEET, 0.4 * pair, service.kill_one,
@@ -206,7 +209,10 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help="comma-separated subset of: " + ", ".join(SCENARIOS))
     parser.add_argument("--gateway-replicas", type=int, default=1)
+    parser.add_argument("--max-in-flight", type=int, default=None,
+                        help="the gateway's max_in_flight per model (default: GatewayConfig's)")
     args = parser.parse_args()
+    gateway = {"max_in_flight": args.max_in_flight} if args.max_in_flight else None
     which = tuple(args.scenarios.split(","))
     if not set(which) <= set(SCENARIOS):
         parser.error(f"--scenarios: choose among {', '.join(SCENARIOS)}")
@@ -214,7 +220,7 @@ def main() -> None:
     runs = []
     with running_service(args.work, "zhijian-reliability-") as service:
         for index in range(args.runs):
-            runs.append(one_run(service, which, args.gateway_replicas))
+            runs.append(one_run(service, which, args.gateway_replicas, gateway))
             print(f"run {index + 1}/{args.runs} done", flush=True)
     command = " ".join(["nice -n -5" if os.nice(0) < 0 else "",
                         ".venv/bin/python -m benchmarks.reliability", *sys.argv[1:]]).strip()
