@@ -53,8 +53,9 @@ class HostResponse:
         task: ``classification`` or ``embedding``.
         labels: Class names (classification).
         timing: Where the host's time went, as ``(stage, milliseconds)``: ``queue`` (waiting for
-            its batch; only when batched), then its batch's ``input`` (preprocessing), ``infer`` (``session.run``) and
-            ``output`` (splitting the outputs). The gateway's ``Server-Timing`` header shows them.
+            its batch; only when batched), then its batch's ``input`` (preprocessing), ``infer``
+            (``session.run``) and ``output`` (splitting the outputs). The gateway's
+            ``Server-Timing`` header shows them.
     """
 
     version: int
