@@ -35,38 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.serving_servers import ROOT, OrtClassifier, RayApps, answer, prepare
+from benchmarks.serving_servers import ROOT, RayApps, prepare
 
 BLOCK = 25
-OURS = ("ingress", "gateway", "hop", "queue", "input", "infer", "output")
-BARE = ("ingress", "app", "input", "infer")
-
-
-def timed_bare_deployment() -> Any:
-    """The serving benchmark's bare app, answering with its own ``Server-Timing``."""
-    from ray import serve
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-
-    @serve.deployment(ray_actor_options={"num_cpus": 0.5})
-    class TimedBareOrt:
-        def __init__(self, bundle: str) -> None:
-            self.model = OrtClassifier(Path(bundle))
-
-        async def __call__(self, request: Request) -> JSONResponse:
-            start = time.perf_counter()
-            body = await request.json()
-            tokenized = time.perf_counter()
-            feeds = self.model.preprocess(body["instances"])
-            ran = time.perf_counter()
-            values = self.model.session.run([self.model.output], feeds)
-            done = time.perf_counter()
-            content = {"predictions": answer(values[0], self.model.labels)}
-            timing = (f"app;dur={(time.perf_counter() - start) * 1e3:.3f}, "
-                      f"input;dur={(ran - tokenized) * 1e3:.3f}, infer;dur={(done - ran) * 1e3:.3f}")
-            return JSONResponse(content, headers={"Server-Timing": timing})
-
-    return TimedBareOrt
 
 
 def parse_server_timing(header: str) -> dict[str, float]:
@@ -187,7 +158,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     prepare(work)
     texts = json.loads((work / "texts.json").read_text())
-    apps = RayApps(work, bare=timed_bare_deployment(), gateway={"server_timing": True})
+    apps = RayApps(work, server_timing=True)
     try:
         urls = {"zhijian": apps.urls["zhijian"], "bare-ray-serve": apps.urls["bare-ray-serve"]}
         runs = []

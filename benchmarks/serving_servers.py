@@ -83,8 +83,18 @@ class OrtClassifier:
                                              self.session.get_outputs()) else None
 
     def __call__(self, texts: list[str]) -> list[dict[str, Any]]:
-        values = self.session.run([self.output] if self.output else None, self.preprocess(texts))
-        return answer(values[0], self.labels)
+        return self.timed(texts)[0]
+
+    def timed(self, texts: list[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+        """The answers, and the milliseconds spent tokenizing (``input``) and in ``session.run``
+        (``infer``)."""
+        start = time.perf_counter()
+        feeds = self.preprocess(texts)
+        tokenized = time.perf_counter()
+        values = self.session.run([self.output] if self.output else None, feeds)
+        ran = time.perf_counter()
+        return answer(values[0], self.labels), {"input": (tokenized - start) * 1e3,
+                                                "infer": (ran - tokenized) * 1e3}
 
 
 # ---- the servers --------------------------------------------------------------------------------
@@ -149,11 +159,17 @@ def fastapi_torch_app(work: Path) -> Any:
     return app
 
 
-def bare_ray_deployment() -> Any:
-    """The plain peer: one ``@serve.deployment`` with a starlette ``__call__`` over the session."""
+def bare_ray_deployment(server_timing: bool = False) -> Any:
+    """The plain peer: one ``@serve.deployment`` with a starlette ``__call__`` over the session.
+
+    With ``server_timing`` it answers with a ``Server-Timing`` header as our gateway does: ``app``
+    (its ``__call__`` until the answer is built), ``input`` (tokenizing) and ``infer``.
+    """
     from ray import serve
     from starlette.requests import Request
     from starlette.responses import JSONResponse
+
+    from services.gateway.middleware import server_timing as timing_header
 
     @serve.deployment(ray_actor_options={"num_cpus": 0.5})
     class BareOrt:
@@ -161,8 +177,13 @@ def bare_ray_deployment() -> Any:
             self.model = OrtClassifier(Path(bundle))
 
         async def __call__(self, request: Request) -> JSONResponse:
+            start = time.perf_counter()
             body = await request.json()
-            return JSONResponse({"predictions": self.model(body["instances"])})
+            predictions, stages = self.model.timed(body["instances"])
+            headers = ({"Server-Timing": timing_header(
+                [("app", (time.perf_counter() - start) * 1e3), *stages.items()])}
+                if server_timing else {})
+            return JSONResponse({"predictions": predictions}, headers=headers)
 
     return BareOrt
 
@@ -202,12 +223,11 @@ class RayApps:
 
     Args:
         work: The benchmark's folder (bundle, registry).
-        bare: The bare app's deployment class (default :func:`bare_ray_deployment`).
-        gateway: Our gateway's settings (``GatewayConfig`` fields).
+        server_timing: Both apps answer with a ``Server-Timing`` header (our gateway's
+            ``server_timing``; the bare app's own, see :func:`bare_ray_deployment`).
     """
 
-    def __init__(self, work: Path, bare: Any = None, gateway: dict[str, Any] | None = None
-                 ) -> None:
+    def __init__(self, work: Path, server_timing: bool = False) -> None:
         from ray import serve
 
         from services.host.config import HostConfig
@@ -215,11 +235,11 @@ class RayApps:
         from services.serve.config import ServeArgs
 
         port = start_serve(work, MODEL, THREADS, "serving benchmark")  # both apps behind HAProxy
-        serve.run((bare or bare_ray_deployment()).bind(str(work / "bundle")), name="bare",
+        serve.run(bare_ray_deployment(server_timing).bind(str(work / "bundle")), name="bare",
                   route_prefix="/bare", logging_config=QUIET)
         serve.run(build_app(ServeArgs(models=[MODEL], host=HostConfig(cpus=THREADS),
                                       host_num_cpus=0.5, gateway_num_cpus=0.1,
-                                      gateway=gateway or {})),
+                                      gateway={"server_timing": server_timing})),
                   name="zhijian", route_prefix="/", logging_config=QUIET)
         base = f"http://127.0.0.1:{port}"
         self.urls = {"bare-ray-serve": f"{base}/bare", "zhijian": f"{base}/v1/models/{MODEL}:predict"}

@@ -52,6 +52,15 @@ class Recorder:
         await self.app(scope, receive, recording_send)
 
 
+def server_timing_stages(header: str) -> dict[str, float]:
+    """``{name: milliseconds}`` of the gateway's ``Server-Timing`` value, in its order."""
+    stages = {}
+    for part in header.split(", "):
+        name, _, duration = part.partition(";dur=")
+        stages[name] = float(duration)
+    return stages
+
+
 def check_error_answer(path: str, status: int, body: bytes) -> None:
     """One error answer is JSON ``{"error": str}`` with a status of the table."""
     assert status in ERROR_STATUSES, (path, status, body[:200])

@@ -12,19 +12,11 @@ from fastapi.testclient import TestClient
 
 from services.gateway.middleware import server_timing
 from tests.services.bundles import png_bytes
-from tests.services.gateways import build_app
+from tests.services.gateways import build_app, server_timing_stages
 
 IMAGE = {"name": "image", "shape": [1], "datatype": "BYTES",
          "data": [base64.b64encode(png_bytes()).decode()]}
 ALIASES = {"images": {"production": 1}, "texts": {"production": 1}}
-
-
-def stages(header: str) -> dict[str, float]:
-    parsed = {}
-    for part in header.split(", "):
-        name, _, duration = part.partition(";dur=")
-        parsed[name] = float(duration)
-    return parsed
 
 
 @pytest.fixture
@@ -44,7 +36,7 @@ def test_the_header_value_format() -> None:
 def test_each_inference_names_its_stages(client: TestClient, path: str, body: dict) -> None:
     answer = client.post(path, json=body)
     assert answer.status_code == 200, answer.text
-    timing = stages(answer.headers["server-timing"])
+    timing = server_timing_stages(answer.headers["server-timing"])
     # In one process the host has no batcher, so no queue stage (under Ray Serve it has one).
     assert list(timing) == ["gateway", "host", "input", "infer", "output"]
     assert all(ms >= 0 for ms in timing.values()) and timing["infer"] > 0
